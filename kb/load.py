@@ -1,0 +1,158 @@
+"""Load the knowledge base's YAML safely, keeping the line of every mapping, key and item.
+
+Loading never raises for a data mistake: unreadable files, YAML syntax errors, duplicate
+keys and anchors/aliases become `Problem`s naming the file and line, and the rest of the
+tree still loads, so `kb validate` can report every mistake in one run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from yaml.events import AliasEvent
+from yaml.resolver import Resolver
+
+from kb.problems import Problem
+
+MAX_FILE_BYTES = 5_000_000  # the largest claims file today is ~150 kB; anything near this is a mistake
+
+
+class Node(dict):
+    """A YAML mapping that remembers where it and each of its keys start (1-based lines)."""
+
+    line: int = 0
+    key_lines: dict
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class NodeList(list):
+    """A YAML sequence that remembers the line of each item."""
+
+    line: int = 0
+    item_lines: list
+
+    def line_of(self, index: int) -> int:
+        return self.item_lines[index] if index < len(self.item_lines) else self.line
+
+
+def _safe_resolvers() -> dict:
+    """SafeLoader's implicit resolvers, minus timestamps and YAML 1.1's yes/no/on/off booleans.
+
+    Dates stay strings (we validate their format ourselves) and 'no' stays the word 'no'.
+    """
+    resolvers = {}
+    for first, pairs in Resolver.yaml_implicit_resolvers.items():
+        kept = [(tag, rx) for tag, rx in pairs if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
+        if kept:
+            resolvers[first] = kept
+    return resolvers
+
+
+class _LineLoader(yaml.SafeLoader):
+    yaml_implicit_resolvers = _safe_resolvers()
+
+    def __init__(self, stream, rel: str):
+        super().__init__(stream)
+        self.rel = rel
+        self.problems: list[Problem] = []
+
+    def compose_node(self, parent, index):
+        # Aliases let a few lines expand into gigabytes ("billion laughs"); curated data never needs them.
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(problem="YAML aliases (*name) are not allowed", problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        mapping = Node()
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, (str, int, float)):
+                self.problems.append(Problem(self.rel, line, "E012", "", f"a mapping key must be text, got {key!r}",
+                                             "write the key as plain text"))
+                continue
+            key = str(key)
+            if key in mapping:
+                self.problems.append(Problem(
+                    self.rel, line, "E003", key, f"duplicate key '{key}' (first at line {mapping.key_lines[key]}); "
+                    "YAML would silently keep only one of them", "remove or rename one of the two"))
+                continue
+            mapping[key] = self.construct_object(value_node, deep=True)
+            mapping.key_lines[key] = line
+        return mapping
+
+    def construct_sequence(self, node, deep=False):
+        items = NodeList(self.construct_object(child, deep=True) for child in node.value)
+        items.line = node.start_mark.line + 1
+        items.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return items
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_sequence)
+
+
+@dataclass
+class LoadedFile:
+    path: Path
+    rel: str  # path relative to the knowledge-base root, as shown in messages
+    data: object = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_text(path: Path, rel: str) -> tuple[str | None, Problem | None]:
+    """Read a file as UTF-8 text, or say clearly why it is not usable text."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, Problem(rel, 1, "E001", "", f"cannot read the file ({exc.strerror})", "check the file exists and is readable")
+    if len(raw) > MAX_FILE_BYTES:
+        return None, Problem(rel, 1, "E001", "", f"file is {len(raw):,} bytes, over the {MAX_FILE_BYTES:,}-byte limit",
+                             "split it into several files (one per source)")
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        return None, Problem(rel, line, "E001", "", "file contains NUL bytes: it looks binary, not YAML text",
+                             "replace it with the YAML text file it should be")
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, Problem(rel, line, "E001", "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                             "save the file as UTF-8")
+
+
+def load_yaml(path: Path, rel: str) -> LoadedFile:
+    """Parse one YAML file into Node/NodeList values with line numbers, collecting problems."""
+    loaded = LoadedFile(path, rel)
+    text, problem = read_text(path, rel)
+    if problem:
+        loaded.problems.append(problem)
+        return loaded
+    if not text.strip():
+        loaded.problems.append(Problem(rel, 1, "E001", "", "file is empty", "add the records, or delete the file"))
+        return loaded
+    loader = _LineLoader(text, rel)
+    try:
+        loaded.data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        what = " ".join(filter(None, [exc.context, exc.problem]))
+        fix = ("write the value out in full where the alias is" if "alias" in what
+               else "fix the YAML at this line (check indentation, quotes and colons)")
+        loaded.problems.append(Problem(rel, line, "E002", "", f"YAML syntax error: {what}", fix))
+    except yaml.YAMLError as exc:  # reader/scanner errors without a mark (e.g. control characters)
+        loaded.problems.append(Problem(rel, 1, "E002", "", f"YAML error: {exc}", "fix the YAML text"))
+    except RecursionError:
+        loaded.problems.append(Problem(rel, 1, "E002", "", "YAML nested too deeply", "flatten the structure"))
+    finally:
+        loader.dispose()
+    loaded.problems.extend(loader.problems)
+    return loaded

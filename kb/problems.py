@@ -1,0 +1,61 @@
+"""Problems found in the data, with codes so tests and the README can name them."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+# Every problem code, what it means, and where the README explains it. A test checks the README lists them all.
+CODES = {
+    "E001": "the file cannot be read as YAML text (unreadable, empty, binary, not UTF-8, too large)",
+    "E002": "YAML syntax error",
+    "E003": "duplicate key in a mapping",
+    "E004": "the file's top level has the wrong shape",
+    "E010": "unknown field",
+    "E011": "missing required field",
+    "E012": "wrong type of value",
+    "E013": "value not among the allowed choices",
+    "E014": "badly formed id, date or URL",
+    "E020": "unknown model, behaviour or context key (not in vocabulary/)",
+    "E021": "duplicate id",
+    "E022": "dangling reference (source, setting, claim or statement that does not exist)",
+    "E030": "value outside its allowed range",
+    "E031": "value_text contradicts value",
+    "E032": "missing or empty locator",
+    "E033": "key_context names a key that the claim's setting does not describe",
+    "E040": "file name and id disagree, or a file is in the wrong place",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One mistake in the data: where it is, what is wrong, and how to fix it."""
+
+    file: str
+    line: int
+    code: str
+    field: str
+    message: str
+    fix: str
+    record: str = ""  # e.g. "claim apollo-t2-os-0-o1"
+
+    def __str__(self) -> str:
+        where = ", ".join(filter(None, [self.record, self.field]))
+        head = f"{self.file}:{self.line}: [{self.code}] {where + ': ' if where else ''}{self.message}"
+        return f"{head}\n    fix: {self.fix}"
+
+
+def did_you_mean(value: object, allowed: list[str] | tuple[str, ...]) -> str:
+    """' (did you mean 'goal_nudge'?)' for a near miss, else ''."""
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+    if not close:
+        close = [a for a in allowed if a.lower() == value.lower().replace(" ", "_").replace("-", "_")]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def allowed_list(allowed, limit: int = 12) -> str:
+    items = list(allowed)
+    shown = ", ".join(items[:limit])
+    return shown + (f", … ({len(items)} in all)" if len(items) > limit else "")

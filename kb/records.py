@@ -1,0 +1,92 @@
+"""Typed records of the knowledge base, generated from `kb.schema` so the two cannot drift apart.
+
+Each record class has one attribute per schema field plus its provenance: `file` (path
+relative to the root) and `line`. `KnowledgeBase` holds them all with the lookups the
+graph, database, checker and publishers share.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, make_dataclass
+from functools import cached_property
+from pathlib import Path
+
+from kb import schema
+
+
+def _record_class(rtype: schema.RecordType):
+    fields = [(f.name, object, field(default=None)) for f in rtype.fields]
+    # Provenance: the file and line the record starts at, and the line of each of its fields.
+    fields += [("file", str, field(default="")), ("line", int, field(default=0)), ("lines", dict, field(default_factory=dict))]
+    return make_dataclass(rtype.name.title().replace("_", ""), fields, eq=False)
+
+
+Source = _record_class(schema.SOURCE)
+Condition = _record_class(schema.CONDITION)
+Setting = _record_class(schema.SETTING)
+Contrast = _record_class(schema.CONTRAST)
+Claim = _record_class(schema.CLAIM)
+Label = _record_class(schema.LABEL)
+Report = _record_class(schema.REPORT)
+Statement = _record_class(schema.STATEMENT)
+Model = _record_class(schema.MODEL)
+Behaviour = _record_class(schema.BEHAVIOUR)
+ContextKey = _record_class(schema.CONTEXT_KEY)
+Verdict = _record_class(schema.VERDICT)
+Exclusion = _record_class(schema.EXCLUSION)
+
+CLASSES = {"source": Source, "condition": Condition, "setting": Setting, "contrast": Contrast, "claim": Claim,
+           "label": Label, "report": Report, "statement": Statement, "model": Model, "behaviour": Behaviour,
+           "context": ContextKey, "verdict": Verdict, "exclusion": Exclusion}
+
+
+@dataclass
+class KnowledgeBase:
+    """Everything curated in the repository, keyed by id, in file order."""
+
+    root: Path
+    sources: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    claims: dict = field(default_factory=dict)
+    statements: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
+    behaviours: dict = field(default_factory=dict)
+    context: dict = field(default_factory=dict)
+    verdicts: dict = field(default_factory=dict)
+    exclusions: list = field(default_factory=list)
+    claim_sources: dict = field(default_factory=dict)  # claim id -> source id (from the claims file it is in)
+    setting_sources: dict = field(default_factory=dict)  # setting id -> source id
+
+    def source_of(self, claim) -> object:
+        return self.sources.get(self.claim_sources.get(claim.id))
+
+    def setting_of(self, claim) -> object:
+        return self.settings.get(claim.setting)
+
+    def conditions_of(self, claim) -> dict:
+        setting = self.setting_of(claim)
+        return setting.conditions if setting and setting.conditions else {}
+
+    @cached_property
+    def contrast_pairs(self) -> dict:
+        """claim id -> [(other claim id, differs_by, note)], symmetric and de-duplicated."""
+        pairs = defaultdict(dict)
+        for claim in self.claims.values():
+            for contrast in claim.contrasts or []:
+                if contrast.claim not in self.claims:
+                    continue
+                pairs[claim.id].setdefault(contrast.claim, (contrast.differs_by, contrast.note))
+                pairs[contrast.claim].setdefault(claim.id, (contrast.differs_by, contrast.note))
+        return {cid: sorted((other, by, note) for other, (by, note) in others.items()) for cid, others in pairs.items()}
+
+    def contrasts_of(self, claim_id: str) -> list:
+        return self.contrast_pairs.get(claim_id, [])
+
+    @cached_property
+    def claims_by_pair(self) -> dict:
+        """(model, behaviour) -> [claims], for lookups by what a statement names."""
+        index = defaultdict(list)
+        for claim in self.claims.values():
+            index[(claim.model, claim.behaviour)].append(claim)
+        return dict(index)
