@@ -1,0 +1,53 @@
+"""The build: validate -> graph -> database. What `kb build` runs, callable from Python."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import kb
+from kb.database import write_database
+from kb.graph import build_graph
+from kb.project import data_hash, default_database
+from kb.validate import load_knowledge_base
+
+
+class InvalidData(Exception):
+    """The data has problems; `problems` lists them all."""
+
+    def __init__(self, problems):
+        super().__init__(f"{len(problems)} problem(s) in the data")
+        self.problems = problems
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    counts: dict
+    data_hash: str
+
+
+def load_valid(root: Path):
+    """The knowledge base, or InvalidData with every problem."""
+    knowledge_base, problems = load_knowledge_base(root)
+    if problems:
+        raise InvalidData(problems)
+    return knowledge_base
+
+
+def build(root: Path, out: Path | None = None, extras=None) -> BuildResult:
+    """Validate the data under root and write the database (default build/kb.db).
+
+    `extras(kb) -> (tables, rows)` lets later stages (the checker's verdicts) add their tables to the same file.
+    """
+    knowledge_base = load_valid(root)
+    graph = build_graph(knowledge_base)
+    out = Path(out) if out else default_database(root)
+    digest = data_hash(root)
+    meta = {"data_hash": digest, "caveat_version": kb.__version__, "schema": "1"}
+    tables, rows = extras(knowledge_base) if extras else ([], {})
+    write_database(knowledge_base, graph, out, meta, tables, rows)
+    counts = {"sources": len(knowledge_base.sources), "settings": len(knowledge_base.settings),
+              "claims": len(knowledge_base.claims), "statements": len(knowledge_base.statements),
+              "graph nodes": graph.number_of_nodes(), "graph edges": graph.number_of_edges()}
+    return BuildResult(out, counts, digest)

@@ -1,0 +1,116 @@
+"""The `kb` command: a thin layer over functions you can import (kb.validate, kb.build, kb.graph, ...)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+import kb
+from kb.project import RootNotFound, find_root
+
+
+class Context:
+    def __init__(self, root_option):
+        self._root_option = root_option
+
+    @property
+    def root(self) -> Path:
+        try:
+            return find_root(self._root_option)
+        except RootNotFound as exc:
+            raise click.UsageError(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(kb.__version__, prog_name="kb")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar="CAVEAT_ROOT",
+              help="The knowledge base folder (holding vocabulary/, claims/, sources/). Default: found from here.")
+@click.pass_context
+def cli(ctx, root):
+    """Caveat: keep reports of AI-safety evaluation results honest about their conditions.
+
+    The pipeline: validate the curated YAML, build the claim graph and SQLite database,
+    check statements against it, publish with Datasette and the explainer site.
+    """
+    ctx.obj = Context(root)
+
+
+def print_problems(problems, err=True):
+    for problem in problems:
+        click.echo(str(problem), err=err)
+    files = len({p.file for p in problems})
+    click.secho(f"{len(problems)} problem(s) in {files} file(s).", fg="red", err=err)
+
+
+@cli.command()
+@click.pass_obj
+def validate(obj):
+    """Check every data file; list every problem with file:line and the fix.
+
+    Exit status: 0 when the data is valid, 1 when it has problems.
+    """
+    from kb.validate import load_knowledge_base
+
+    knowledge_base, problems = load_knowledge_base(obj.root)
+    if problems:
+        print_problems(problems)
+        sys.exit(1)
+    click.echo(f"OK: {len(knowledge_base.sources)} sources, {len(knowledge_base.settings)} settings, "
+               f"{len(knowledge_base.claims)} claims, {len(knowledge_base.statements)} statements; no problems.")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the database (default build/kb.db).")
+@click.pass_obj
+def build(obj, out):
+    """Validate, then write the SQLite database (default build/kb.db)."""
+    from kb.build import InvalidData, build as run_build
+
+    try:
+        result = run_build(obj.root, out)
+    except InvalidData as exc:
+        print_problems(exc.problems)
+        sys.exit(1)
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
+    click.echo(f"Built {result.path} ({counts}).")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["json", "graphml"]), default="json", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.pass_obj
+def graph(obj, fmt, output):
+    """Export the claim graph (node-link JSON or GraphML)."""
+    from kb.build import InvalidData, load_valid
+    from kb.graph import build_graph, to_graphml, to_json
+
+    try:
+        g = build_graph(load_valid(obj.root))
+    except InvalidData as exc:
+        print_problems(exc.problems)
+        sys.exit(1)
+    text = json.dumps(to_json(g), indent=1, ensure_ascii=False, sort_keys=True) if fmt == "json" else to_graphml(g)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"Wrote {output} ({g.number_of_nodes()} nodes, {g.number_of_edges()} edges).", err=True)
+    else:
+        click.echo(text)
+
+
+@cli.command()
+def schema():
+    """Print the data model: every record type and field, with its meaning (Markdown)."""
+    from kb.schema_doc import schema_markdown
+
+    click.echo(schema_markdown())
+
+
+def main():
+    cli(prog_name="kb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""How values and claims are written for people: one home, used by the database, checker, server and site."""
+
+from __future__ import annotations
+
+PERCENT_METRICS = {"rate", "conditional_rate"}
+POINT_METRICS = {"accuracy_drop", "difference"}
+
+
+def percent(value: float) -> str:
+    """0.05 -> '5%', 0.003 -> '0.3%', 0.0404 -> '4.04%': three significant digits at most, no trailing zeros."""
+    return f"{value * 100:.3g}%"
+
+
+def format_value(claim) -> str:
+    """The claim's value for display; the source's own wording when the value has no single number."""
+    if claim.value is None:
+        return claim.value_text
+    if claim.metric in PERCENT_METRICS:
+        return percent(claim.value)
+    if claim.metric in POINT_METRICS:
+        return f"{claim.value * 100:.3g} points"
+    return f"{claim.value:g}"
+
+
+def claim_label(kb, claim) -> str:
+    """'OpenAI o1 · Oversight subversion · 5% · o1 system card: Apollo runs with strong goal nudge'."""
+    model = kb.models.get(claim.model)
+    behaviour = kb.behaviours.get(claim.behaviour)
+    setting = kb.settings.get(claim.setting)
+    parts = [model.name if model else claim.model, behaviour.label if behaviour else claim.behaviour,
+             format_value(claim) if claim.value is not None else "qualitative", setting.label if setting else claim.setting]
+    return " · ".join(str(p) for p in parts)

@@ -1,0 +1,59 @@
+"""Where the knowledge base lives on disk, and where builds go."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+MARKERS = ("vocabulary", "claims", "sources")
+
+
+class RootNotFound(Exception):
+    pass
+
+
+def is_root(path: Path) -> bool:
+    return all((path / marker).is_dir() for marker in MARKERS)
+
+
+def find_root(start: Path | str | None = None) -> Path:
+    """The knowledge-base root: $CAVEAT_ROOT, else the first folder up from `start` (or the working
+    directory) holding vocabulary/, claims/ and sources/, else the checkout this package sits in."""
+    if os.environ.get("CAVEAT_ROOT"):
+        root = Path(os.environ["CAVEAT_ROOT"]).resolve()
+        if not is_root(root):
+            raise RootNotFound(f"CAVEAT_ROOT={root} has no {', '.join(m + '/' for m in MARKERS)}")
+        return root
+    here = Path(start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents, Path(__file__).resolve().parent.parent):
+        if is_root(candidate):
+            return candidate
+    raise RootNotFound(f"no knowledge base found from {here}: expected folders {', '.join(m + '/' for m in MARKERS)}. "
+                       "Run inside the Caveat repository, or pass --root PATH.")
+
+
+def build_dir(root: Path) -> Path:
+    return root / "build"
+
+
+def default_database(root: Path) -> Path:
+    return build_dir(root) / "kb.db"
+
+
+def input_files(root: Path) -> list[Path]:
+    """Every file a build reads, in a stable order."""
+    files = []
+    for folder in ("vocabulary", "sources", "claims", "statements"):
+        files += sorted(p for p in (root / folder).glob("*.y*ml") if p.is_file())
+    files += [p for p in (root / "exclusions.yaml",) if p.is_file()]
+    return files
+
+
+def data_hash(root: Path) -> str:
+    """A content hash of the curated data: equal hashes mean an equal database."""
+    digest = hashlib.sha256()
+    for path in input_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
