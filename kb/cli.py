@@ -108,6 +108,36 @@ def schema():
     click.echo(schema_markdown())
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (0 picks a free one).")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database to serve (default build/kb.db).")
+@click.pass_obj
+def serve(obj, host, port, db):
+    """Serve the knowledge base with Datasette: browse claims, check a draft at /-/check, see the graph.
+
+    Builds the database first if it is missing or older than the data.
+    """
+    from kb.publish.serve import serve as run_serve
+
+    run_serve(obj.root, host=host, port=port, db=db)
+
+
+@cli.command()
+@click.option("--serve", "preview", is_flag=True, help="Preview the site at http://127.0.0.1:8000 instead of only building it.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to build (default build/site).")
+@click.pass_obj
+def site(obj, preview, out):
+    """Generate the explainer site's pages from the data and build it with mkdocs (strict) into build/site/."""
+    from kb.publish.site import build_site, serve_site
+
+    if preview:
+        serve_site(obj.root)
+    else:
+        path = build_site(obj.root, out)
+        click.echo(f"Built the site in {path}.")
+
+
 def main():
     cli(prog_name="kb")
 

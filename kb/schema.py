@@ -248,6 +248,7 @@ BEHAVIOUR = RecordType(
         _f("id", "id", "The behaviour's id (public contract: the checker reports it).", required=True),
         _f("label", "text", "Its name.", required=True),
         _f("definition", "text", "What counts as this behaviour.", required=True),
+        _f("phrase", "text", "How a faithful report says what the model did (past tense verb phrase).", required=True),
         _f("cues", "texts", "Lemma phrases by which the checker recognises it in a statement."),
         _f("note", "text", "What a reader should know about this behaviour id."),
     ),

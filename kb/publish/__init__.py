@@ -1,0 +1,1 @@
+"""Publishing: the Datasette server and plugin (kb serve) and the explainer site (kb site)."""

@@ -1,0 +1,89 @@
+"""Faithful one-sentence wordings of claims, built from the data (conditions' phrases), never from templates per claim.
+
+Used by the checker's suggestions, the server's verdict cards and the site's context cards.
+"""
+
+from __future__ import annotations
+
+from kb.format import format_value
+
+MAX_CHARS = 280
+
+
+def condition_phrase(kb, claim, key: str) -> str | None:
+    """The words for one of the claim's conditions: the setting's own phrase, else the key's default."""
+    condition = kb.conditions_of(claim).get(key)
+    if condition is not None and condition.phrase:
+        return condition.phrase
+    context = kb.context.get(key)
+    if context is None or context.scope == "claim":
+        return None
+    return context.phrase if condition is None or condition.value not in ("none", "absent", "n/a") else None
+
+
+def _setting_phrases(kb, claim) -> tuple[str | None, list[str]]:
+    """(test-setting phrase, other key-condition phrases) in the claim's key_context order."""
+    test, others = None, []
+    for key in claim.key_context or []:
+        phrase = condition_phrase(kb, claim, key)
+        if not phrase:
+            continue
+        if key == "test_setting":
+            test = phrase
+        elif phrase not in others:
+            others.append(phrase)
+    return test, others
+
+
+def _core(kb, claim) -> str:
+    model = kb.models[claim.model].name if claim.model in kb.models else claim.model
+    behaviour = kb.behaviours.get(claim.behaviour)
+    does = behaviour.phrase if behaviour else claim.measure
+    value = format_value(claim)
+    if claim.value is None:
+        return f"{model} {does} ({claim.value_text})"
+    if claim.metric == "rate":
+        return f"{model} {does} in {value} of runs"
+    if claim.metric == "conditional_rate":
+        return f"{model} {does} in {value} of cases, counting only runs where it had already taken the action"
+    if claim.metric == "accuracy_drop":
+        return f"{model} {does}: its accuracy changed by {value} between the two test conditions"
+    if claim.metric == "difference":
+        return f"{model} showed a gap of {value} ({claim.measure})"
+    return f"{model} scored {value} ({claim.measure})"
+
+
+def contrast_clause(kb, claim) -> str | None:
+    """'; without that nudge: 1%' — the contrasting claim for one of this claim's key conditions, if any."""
+    keys = set(claim.key_context or [])
+    same_source = kb.claim_sources.get(claim.id)
+    options = [(other, by) for other, by, _note in kb.contrasts_of(claim.id) if by in keys and other in kb.claims]
+    options.sort(key=lambda o: (kb.claim_sources.get(o[0]) != same_source, o[0]))
+    for other_id, key in options:
+        other = kb.claims[other_id]
+        phrase = kb.conditions_of(other).get(key)
+        words = phrase.phrase if phrase is not None and phrase.phrase else None
+        if words and other.value is not None:
+            return f"{words}: {format_value(other)}"
+    return None
+
+
+def faithful_sentence(kb, claim, with_contrast: bool = True, limit: int = MAX_CHARS) -> str:
+    """A sentence of at most `limit` characters that keeps the claim's key context (and its main contrast)."""
+    test, others = _setting_phrases(kb, claim)
+    contrast = contrast_clause(kb, claim) if with_contrast else None
+    for keep_contrast, keep_others in ((True, len(others)), (False, len(others)), (False, 1), (False, 0)):
+        text = _assemble(kb, claim, test, others[:keep_others], contrast if keep_contrast else None)
+        if len(text) <= limit:
+            return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def _assemble(kb, claim, test, others, contrast) -> str:
+    core = _core(kb, claim)
+    text = f"{test[0].upper() + test[1:]}, {core}" if test else core
+    if others:
+        text += " " + ", ".join(others)
+    if contrast:
+        text += f"; {contrast}"
+    return text + "."
