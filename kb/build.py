@@ -51,3 +51,30 @@ def build(root: Path, out: Path | None = None, extras=None) -> BuildResult:
               "claims": len(knowledge_base.claims), "statements": len(knowledge_base.statements),
               "graph nodes": graph.number_of_nodes(), "graph edges": graph.number_of_edges()}
     return BuildResult(out, counts, digest)
+
+
+def database_hash(path: Path) -> str | None:
+    """The data hash a built database records, or None when it is missing or unreadable."""
+    import sqlite3
+
+    if not Path(path).is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            row = conn.execute("select value from kb_meta where key = 'data_hash'").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
+def is_stale(root: Path, path: Path | None = None) -> bool:
+    """True when the database is missing or was built from other data than what is on disk now."""
+    return database_hash(path or default_database(root)) != data_hash(root)
+
+
+def ensure_database(root: Path, path: Path | None = None, build_fn=None) -> Path:
+    """The database path, rebuilt first if it is missing or stale. Raises InvalidData for bad data."""
+    path = Path(path) if path else default_database(root)
+    if is_stale(root, path):
+        (build_fn or build)(root, path)
+    return path
