@@ -105,6 +105,15 @@ def context_implications_exist(kb, parts):
 
 
 @rule
+def lexicon_uses_vocabulary(kb, parts):
+    lexicon = kb.lexicon
+    for family, models in ((lexicon.families or {}) if lexicon else {}).items():
+        for model in models:
+            if model not in kb.models:
+                yield _unknown(lexicon, "families", model, kb.models, f"model in family '{family}'", "vocabulary/models.yaml")
+
+
+@rule
 def aliases_are_unambiguous(kb, parts):
     owner = {}
     for model in kb.models.values():

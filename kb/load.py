@@ -7,6 +7,7 @@ tree still loads, so `kb validate` can report every mistake in one run.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def _safe_resolvers() -> dict:
 class _LineLoader(yaml.SafeLoader):
     yaml_implicit_resolvers = _safe_resolvers()
 
+
     def __init__(self, stream, rel: str):
         super().__init__(stream)
         self.rel = rel
@@ -97,6 +99,9 @@ class _LineLoader(yaml.SafeLoader):
 
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_sequence)
+# Only true/false are booleans; YAML 1.1's yes/no/on/off stay words.
+_LineLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                  list("tTfF"))
 
 
 @dataclass

@@ -35,10 +35,11 @@ Behaviour = _record_class(schema.BEHAVIOUR)
 ContextKey = _record_class(schema.CONTEXT_KEY)
 Verdict = _record_class(schema.VERDICT)
 Exclusion = _record_class(schema.EXCLUSION)
+Lexicon = _record_class(schema.LEXICON)
 
 CLASSES = {"source": Source, "condition": Condition, "setting": Setting, "contrast": Contrast, "claim": Claim,
            "label": Label, "report": Report, "statement": Statement, "model": Model, "behaviour": Behaviour,
-           "context": ContextKey, "verdict": Verdict, "exclusion": Exclusion}
+           "context": ContextKey, "verdict": Verdict, "exclusion": Exclusion, "lexicon": Lexicon}
 
 
 @dataclass
@@ -55,6 +56,7 @@ class KnowledgeBase:
     context: dict = field(default_factory=dict)
     verdicts: dict = field(default_factory=dict)
     exclusions: list = field(default_factory=list)
+    lexicon: object = None
     claim_sources: dict = field(default_factory=dict)  # claim id -> source id (from the claims file it is in)
     setting_sources: dict = field(default_factory=dict)  # setting id -> source id
 

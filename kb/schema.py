@@ -50,8 +50,8 @@ CLAIM_SCOPE_KEYS_BY_METRIC = {
 class Field:
     """One field of a record: its YAML key, type, whether required, and what it means.
 
-    kind is one of: id, text, date, url, number, count, enum, ref, refs, texts, record,
-    records, mapping (of context key -> record).
+    kind is one of: id, text, date, url, number, count, flag (true/false), enum, enums, ref, refs, texts,
+    record, records, mapping (of context key -> record), groups (of name -> list of ids or texts).
     """
 
     name: str
@@ -64,7 +64,7 @@ class Field:
 
     @property
     def sql_type(self) -> type:
-        return {"number": float, "count": int}.get(self.kind, str)
+        return {"number": float, "count": int, "flag": int}.get(self.kind, str)
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,8 @@ SETTING = RecordType(
         _f("label", "text", "A short name for the setting.", required=True),
         _f("description", "text", "What was done in these runs, in a sentence or two.", required=True),
         _f("conditions", "mapping", "The conditions, by context key.", required=True, target="condition"),
+        _f("variant", "flag", "True for a variant or control of a main setting (goals reversed, easy difficulty): the "
+           "checker matches its claims only when a statement states what makes it different."),
         _f("notes", "text", "Further details of the setup (prompts, baselines, caveats)."),
     ),
     table="settings",
@@ -289,6 +291,21 @@ VERDICT = RecordType(
     label_column="label",
 )
 
+LEXICON = RecordType(
+    "lexicon",
+    "Words the checker needs that are not models, behaviours or context keys (see vocabulary/lexicon.yaml).",
+    (
+        _f("families", "groups", "A bare family name and the models it could mean.", required=True, target="model"),
+        _f("developers", "groups", "A lab and the ways statements name it.", required=True),
+        _f("generic_models", "texts", "Singular words for an unnamed model ('the AI').", required=True),
+        _f("plural_models", "texts", "Plural or sweeping subjects ('AI models').", required=True),
+        _f("model_nouns", "texts", "Nouns that make a percentage a share of models.", required=True),
+        _f("all_runs", "texts", "Phrases that present a rate as a share of all runs.", required=True),
+        _f("negators", "texts", "Words that negate a following context cue.", required=True),
+        _f("anaphora", "texts", "Negated references to the condition mentioned just before ('without it').", required=True),
+    ),
+)
+
 EXCLUSION = RecordType(
     "exclusion",
     "A reference finding deliberately left out of the knowledge base, with the reason.",
@@ -299,7 +316,7 @@ EXCLUSION = RecordType(
 )
 
 RECORD_TYPES = {t.name: t for t in (SOURCE, CONDITION, SETTING, CONTRAST, CLAIM, LABEL, REPORT, STATEMENT, MODEL,
-                                    BEHAVIOUR, CONTEXT_KEY, VERDICT, EXCLUSION)}
+                                    BEHAVIOUR, CONTEXT_KEY, VERDICT, LEXICON, EXCLUSION)}
 
 # What each kind of file holds: its top-level keys and the record type of each.
 # A "list" entry holds a list of records; "ref" a single id; "record" a single record.
@@ -308,6 +325,7 @@ FILE_LAYOUTS = {
     "vocabulary/behaviours.yaml": {"behaviours": ("list", "behaviour")},
     "vocabulary/context.yaml": {"context": ("list", "context")},
     "vocabulary/verdicts.yaml": {"verdicts": ("list", "verdict")},
+    "vocabulary/lexicon.yaml": {"lexicon": ("record", "lexicon")},
     "claims": {"source": ("ref", "source"), "settings": ("list", "setting"), "claims": ("list", "claim")},
     "statements": {"statements": ("list", "statement")},
     "exclusions.yaml": {"excluded": ("list", "exclusion")},

@@ -16,13 +16,14 @@ from kb.load import Node, NodeList, load_yaml
 from kb.problems import Problem, allowed_list, did_you_mean
 from kb.records import CLASSES, KnowledgeBase
 
-VOCABULARY_FILES = ("models", "behaviours", "context", "verdicts")
+VOCABULARY_FILES = ("models", "behaviours", "context", "verdicts", "lexicon")
 DATA_DIRS = ("sources", "claims", "statements")
 
 KIND_WORDS = {"id": "an id", "text": "text", "date": "a date", "url": "a URL", "number": "a number",
               "count": "a whole number", "enum": "one of the allowed words", "enums": "a list of allowed words",
               "ref": "an id", "refs": "a list of ids", "texts": "a list of texts", "record": "a mapping",
-              "records": "a list of mappings", "mapping": "a mapping of context keys"}
+              "records": "a list of mappings", "mapping": "a mapping of context keys", "flag": "true or false",
+              "groups": "a mapping of names to lists"}
 
 
 class _Context:
@@ -62,6 +63,8 @@ def _check_scalar(f: schema.Field, value, ctx: _Context, line: int, record: str)
                    "use one of the allowed values")
     if f.kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return bad("E012", f"expected a number, got {_show(value)}", "write the value as a fraction, e.g. 0.05 for 5%")
+    if f.kind == "flag" and not isinstance(value, bool):
+        return bad("E012", f"expected true or false, got {_show(value)}", "write true or false")
     if f.kind == "count" and (isinstance(value, bool) or not isinstance(value, int)):
         return bad("E012", f"expected a whole number, got {_show(value)}", "write the count as digits; put wording in 'denominator'")
     return value
@@ -135,6 +138,8 @@ def _parse_value(f: schema.Field, value, ctx: _Context, line: int, record_label:
         return [r for r in (parse_record(schema.RECORD_TYPES[f.target], item, ctx) for item in value) if r is not None]
     if f.kind == "mapping":
         return _parse_conditions(value, ctx, line, record_label)
+    if f.kind == "groups":
+        return _parse_groups(f, value, ctx, line, record_label)
     return _check_scalar(f, value, ctx, line, record_label)
 
 
@@ -150,6 +155,16 @@ def _parse_conditions(value, ctx: _Context, line: int, record_label: str) -> dic
             condition.line = value.line_of(key)
             conditions[key] = condition
     return conditions
+
+
+def _parse_groups(f: schema.Field, value, ctx: _Context, line: int, record_label: str) -> dict | None:
+    """name -> list of texts (or of ids, when the field targets a record type)."""
+    if not isinstance(value, Node):
+        ctx.add(line, "E012", f.name, f"expected a mapping of names to lists, got {_show(value)}",
+                "write e.g. 'Sonnet: [claude-3.5-sonnet, claude-3.7-sonnet]'", record_label)
+        return None
+    item = schema.Field(f.name, "refs" if f.target else "texts", f.description)
+    return {str(name): _check_list(item, items, ctx, value.line_of(name), record_label) or [] for name, items in value.items()}
 
 
 # ---------------------------------------------------------------- files
@@ -171,6 +186,14 @@ def _read_file(loaded, layout: dict, kb_parts: dict, problems: list, source_id: 
         value = data.get(key)
         if shape == "ref":
             kb_parts.setdefault("_file_source", {})[loaded.rel] = (value, data.line_of(key))
+            continue
+        if shape == "record":
+            if value is None:
+                ctx.add(1, "E004", key, f"missing top-level '{key}:'", f"add '{key}:' with its fields")
+            else:
+                record = parse_record(schema.RECORD_TYPES[type_name], value, ctx)
+                if record is not None:
+                    kb_parts.setdefault(type_name, []).append(record)
             continue
         if value is None:
             if key in ("claims", "statements", "models", "behaviours", "context", "verdicts"):
@@ -259,6 +282,7 @@ def _assemble(root: Path, parts: dict, problems: list) -> KnowledgeBase:
                 continue
             index[record.id] = record
     kb.exclusions = parts.get("exclusion", [])
+    kb.lexicon = (parts.get("lexicon") or [None])[0]
     # A claims file names its source once at the top; its claims and settings inherit it.
     file_sources = {rel: value for rel, (value, _line) in parts.get("_file_source", {}).items()}
     kb.claim_sources = {c.id: file_sources.get(c.file) for c in kb.claims.values()}
