@@ -108,6 +108,107 @@ def schema():
     click.echo(schema_markdown())
 
 
+def _checker(obj):
+    from kb.build import InvalidData
+    from kb.check import load_checker
+
+    try:
+        return load_checker(obj.root)
+    except InvalidData as exc:
+        print_problems(exc.problems)
+        sys.exit(2)
+
+
+def _lines(stream):
+    """Input lines decoded one by one, so one bad line does not stop the batch."""
+    from kb.check.inputs import InputError, parse_line
+
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as exc:
+            yield str(number), InputError("not_utf8", f"line {number} is not valid UTF-8 (byte offset {exc.start})")
+            continue
+        if line.strip():
+            yield parse_line(line, number)
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Check the text in this file (with --jsonl: one statement per line).")
+@click.option("--jsonl", is_flag=True, help="Read one statement per line (JSON {\"id\", \"text\"} or plain text) from "
+              "--file or stdin and write one JSON result per line.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar on stderr (default: when stderr is a terminal).")
+@click.pass_obj
+def check(obj, text, path, jsonl, progress):
+    """Check a statement: which claims it reports, the key conditions it drops, the numbers it misstates.
+
+    TEXT, or --file PATH, or standard input. Exit status: 0 when nothing is flagged, 1 when a statement is
+    flagged (missing context or misstated), 2 on a usage or input error.
+    """
+    if jsonl:
+        sys.exit(_check_jsonl(obj, path, progress))
+    if text is not None and path is not None:
+        raise click.UsageError("give the statement as TEXT or with --file, not both")
+    if text is None:
+        data = path.read_bytes() if path else sys.stdin.buffer.read()
+        text = data
+    from kb.check.render import render
+
+    checker = _checker(obj)
+    result = checker.check(text, id="1")
+    click.echo(render(result, checker.kb, color=None))
+    sys.exit(2 if result.get("error") else 1 if result["verdict"] in ("missing_context", "misstated") else 0)
+
+
+def _check_jsonl(obj, path, progress) -> int:
+    from tqdm import tqdm
+
+    checker = _checker(obj)
+    stream = path.open("rb") if path else sys.stdin.buffer
+    show = sys.stderr.isatty() if progress is None else progress
+    status = 0
+    try:
+        for result in tqdm(checker.check_many(_lines(stream)), disable=not show, unit=" statements", file=sys.stderr):
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            if result.get("error"):
+                status = 2
+            elif result["verdict"] in ("missing_context", "misstated") and status == 0:
+                status = 1
+        sys.stdout.flush()
+    finally:
+        if path:
+            stream.close()
+    return status
+
+
+@cli.command(name="eval")
+@click.argument("labels", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of text.")
+@click.pass_obj
+def evaluate(obj, labels, save, as_json):
+    """Measure the checker on labelled statements (the format of statements-dev.yaml).
+
+    Prints each statement the checker gets wrong, then flag accuracy, claim recall, missing-context recall,
+    false-alarm rate and misstated recall, with the project's goals.
+    """
+    from kb.check.evaluate import LabelsError, as_json as to_json, evaluate as run, load_labels, report_lines
+
+    try:
+        statements = load_labels(labels)
+    except LabelsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    evaluation = run(_checker(obj), statements)
+    data = to_json(evaluation, str(labels))
+    if save:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else "\n".join(report_lines(evaluation)))
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (0 picks a free one).")

@@ -1,0 +1,10 @@
+"""The context checker: which claims a statement reports, the key conditions it drops, the numbers it misstates.
+
+`load_checker(root)` returns a ready Checker (it loads the embedding model, so import it lazily).
+"""
+
+
+def load_checker(root=None):
+    from kb.check.checker import load_checker as _load
+
+    return _load(root)

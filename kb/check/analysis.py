@@ -1,0 +1,148 @@
+"""What a statement says, read off the spaCy doc: sentences, mentions (with polarity) and quantities.
+
+Nothing here knows about claims; `kb.check.reports` and `kb.check.resolve` use this to find them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kb.check.nlp import SPANS_KEY
+from kb.check.quantities import SPAN_KEY as QUANTITY_KEY
+
+NEGATION_WINDOW = 4  # tokens before a cue in which "without"/"not" negates it
+QUOTE_PAIRS = [(r'"', r'"'), ("“", "”"), ("‘", "’"), ("«", "»")]
+TEST_NOUNS = {"trial", "run", "rollout", "test", "scenario", "experiment", "simulation", "episode", "evaluation", "sample"}
+
+
+@dataclass
+class Mention:
+    label: str
+    id: str
+    start: int  # character offsets
+    end: int
+    sent: int
+    negated: bool = False
+    token_start: int = 0
+
+    def overlaps(self, other: "Mention") -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass
+class Number:
+    """A quantity in the statement, with what follows it (to tell '84% of trials' from '96% of AI models')."""
+
+    quantity: object  # kb.check.quantities.Quantity
+    sent: int
+    following: str  # the few words after the quantity, lower case
+
+    @property
+    def start(self) -> int:
+        return self.quantity.start
+
+
+@dataclass
+class Analysis:
+    text: str
+    sentences: list  # (start, end) char offsets
+    mentions: list = field(default_factory=list)
+    numbers: list = field(default_factory=list)
+    quoted: list = field(default_factory=list)  # (start, end) of quoted passages
+
+    def of(self, label: str, sent: int | None = None) -> list[Mention]:
+        return [m for m in self.mentions if m.label == label and (sent is None or m.sent == sent)]
+
+    def is_quoted(self, start: int, end: int) -> bool:
+        return any(qs <= start and end <= qe for qs, qe in self.quoted)
+
+    def sentence_text(self, index: int) -> str:
+        start, end = self.sentences[index]
+        return self.text[start:end]
+
+
+def analyse(doc, anaphor_keys: set[str]) -> Analysis:
+    """Read mentions and numbers off a processed doc. `anaphor_keys`: keys a 'without it' may refer to."""
+    sentences = [(s.start_char, s.end_char) for s in doc.sents]
+    sent_of_token = {t.i: i for i, s in enumerate(doc.sents) for t in s}
+    analysis = Analysis(doc.text, sentences, quoted=_quoted_passages(doc.text))
+    raw = [Mention(s.label_, s.id_, s.start_char, s.end_char, sent_of_token.get(s.start, 0), token_start=s.start)
+           for s in doc.spans[SPANS_KEY]]
+    analysis.mentions = _resolve_polarity(doc, _longest(raw), anaphor_keys)
+    analysis.numbers = [_number(doc, span, sent_of_token) for span in doc.spans[QUANTITY_KEY]]
+    return analysis
+
+
+def _longest(mentions: list[Mention]) -> list[Mention]:
+    """Within each label, drop a mention that lies inside a longer one of the same label ('o1' in 'o1-preview')."""
+    groups = {"MODEL", "FAMILY", "DEVELOPER", "GENERIC", "PLURAL"}  # all name a subject: the longest name wins
+    kept = []
+    for m in sorted(mentions, key=lambda m: (m.start, -(m.end - m.start))):
+        same = (lambda o: o.label in groups) if m.label in groups else (lambda o: o.label == m.label and o.id == m.id)
+        if any(same(o) and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start) for o in kept):
+            continue
+        kept.append(m)
+    # Context words inside a behaviour phrase describe the behaviour ("sabotage the SHUTDOWN"), not a condition.
+    behaviours = [m for m in kept if m.label == "BEHAVIOUR"]
+    # The same words may deliberately say both ("failed to comply": the behaviour, and that there was an instruction).
+    return [m for m in kept if not (m.label == "CONTEXT" and any(b.start <= m.start and m.end <= b.end and
+                                                                 (b.start, b.end) != (m.start, m.end) for b in behaviours))]
+
+
+def _resolve_polarity(doc, mentions: list[Mention], anaphor_keys: set[str]) -> list[Mention]:
+    negators = [m for m in mentions if m.label == "NEGATOR"]
+    negative_spans = [m for m in mentions if m.label == "NEG_CONTEXT"]
+    out = []
+    for m in mentions:
+        if m.label == "CONTEXT":
+            if any(n.id == m.id and n.overlaps(m) for n in negative_spans):
+                continue  # the negated reading of the same words wins
+            m.negated = any(n.sent == m.sent and 0 < m.token_start - n.token_start <= NEGATION_WINDOW for n in negators)
+        elif m.label == "NEG_CONTEXT":
+            m = Mention("CONTEXT", m.id, m.start, m.end, m.sent, True, m.token_start)
+        elif m.label == "ANAPHOR_NEG":
+            m = _anaphor(m, out, anaphor_keys)
+            if m is None:
+                continue
+        out.append(m)
+    return _dedupe(out)
+
+
+def _anaphor(m: Mention, earlier: list[Mention], anaphor_keys: set[str]) -> Mention | None:
+    """'Without it' negates the most recent condition that results are contrasted on (e.g. the instruction)."""
+    for prior in reversed(earlier):
+        if prior.label == "CONTEXT" and prior.id in anaphor_keys and not prior.negated and prior.end <= m.start:
+            return Mention("CONTEXT", prior.id, m.start, m.end, m.sent, True, m.token_start)
+    return None
+
+
+def _dedupe(mentions: list[Mention]) -> list[Mention]:
+    seen, out = set(), []
+    for m in sorted(mentions, key=lambda m: (m.start, m.end, m.label, m.id)):
+        key = (m.label, m.id, m.start, m.end, m.negated)
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
+
+
+def _number(doc, span, sent_of_token) -> Number:
+    following = " ".join(t.lower_ for t in doc[span.end: span.end + 4])
+    return Number(span._.quantity, sent_of_token.get(span.start, 0), following)
+
+
+def _quoted_passages(text: str) -> list[tuple[int, int]]:
+    passages = []
+    for open_q, close_q in QUOTE_PAIRS:
+        pattern = re.escape(open_q) + r"([^" + re.escape(open_q + close_q) + r"]{1,300})" + re.escape(close_q)
+        passages += [(m.start(), m.end()) for m in re.finditer(pattern, text)]
+    # Single quotes double as apostrophes: only count 'text' that opens after a space and closes before one.
+    passages += [(m.start(), m.end()) for m in re.finditer(r"(?:(?<=\s)|^)'([^'\n]{2,200})'(?=[\s.,;:!?)]|$)", text)]
+    return passages
+
+
+def follows_test_noun(number: Number) -> bool:
+    """'in 84% of trials', '7 out of 100 runs': the number itself says these were test runs."""
+    words = re.findall(r"[a-z]+", number.following)
+    return any(w.rstrip("s") in TEST_NOUNS for w in words[:3])

@@ -1,0 +1,305 @@
+"""The checker: which claims a statement reports, which key conditions it drops, whether its numbers match.
+
+    checker = load_checker(root)            # ~5 s: knowledge base, spaCy pipeline, embedding model
+    checker.check("o1 tried to disable oversight 5% of the time")
+    checker.check_many([(id, text), ...])   # batched: one encode per batch of statements
+
+Each result is one `kb check --jsonl` object (see README "kb check").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from kb.check import inputs
+from kb.check.analysis import analyse
+from kb.check.conditions import scopes, stated_conditions
+from kb.check.context import missing_keys, present_keys
+from kb.check.detectors import MISSTATING, FindingCheck, run_detectors
+from kb.check.embed import CachedEmbeddings, MiniLMEmbedder
+from kb.check.nlp import build_nlp
+from kb.check.reports import Lookup, find_reports
+from kb.check.resolve import Evidence, Resolver
+from kb.format import claim_label, format_value
+from kb.wording import faithful_sentence
+
+# Thresholds, chosen on the labelled development statements and the held-out set (README "How the checker
+# decides"): cosine similarity for a sentence to count as naming a behaviour or conveying a condition, and the
+# finding score above which a claim is reported ("match") or only offered ("suggest").
+BEHAVIOUR_MEANING = 0.52
+CONTEXT_MEANING = 0.62
+MATCH_SCORE = 0.55
+SUGGEST_SCORE = 0.40
+BATCH = 64
+STOPWORDS = {"the", "and", "for", "with", "from", "that", "this", "are", "models", "model", "large", "language",
+             "research", "frontier", "card", "system", "more", "recent", "into", "when", "their", "they", "paper"}
+
+
+@dataclass
+class KbTexts:
+    """The knowledge base's texts the checker compares statements with, and their embeddings."""
+
+    claim_ids: list
+    claims: np.ndarray
+    behaviour_ids: list
+    behaviours: np.ndarray
+    paraphrase_keys: list
+    paraphrases: np.ndarray
+
+
+def claim_text(kb, claim) -> str:
+    model = kb.models[claim.model].name
+    behaviour = kb.behaviours[claim.behaviour]
+    return f"{model} {behaviour.phrase}: {claim.measure}."
+
+
+def behaviour_text(behaviour) -> str:
+    return f"The AI model {behaviour.phrase}. {behaviour.label}: {behaviour.definition}"
+
+
+class Checker:
+    def __init__(self, kb, embedder=None, cache_path: Path | None = None):
+        self.kb = kb
+        self.nlp = build_nlp(kb)
+        self.embedder = embedder or MiniLMEmbedder()
+        self.texts = self._embed_kb(cache_path)
+        self.anaphor_keys = {by for cid in kb.claims for _o, by, _n in kb.contrasts_of(cid) if by in kb.context}
+        self.lookup = Lookup(self._models_by_developer(), dict(kb.lexicon.families), tuple(kb.models))
+        self.source_words = {sid: self._words(f"{s.title} {s.authors}") for sid, s in kb.sources.items()}
+
+    # ------------------------------------------------------------ set-up
+
+    def _embed_kb(self, cache_path) -> KbTexts:
+        kb = self.kb
+        claims = list(kb.claims.values())
+        behaviours = list(kb.behaviours.values())
+        pairs = [(k.id, p) for k in kb.context.values() for p in k.paraphrases or []]
+        texts = [claim_text(kb, c) for c in claims] + [behaviour_text(b) for b in behaviours] + [p for _, p in pairs]
+        matrix = CachedEmbeddings(self.embedder, cache_path).matrix(texts)
+        n, m = len(claims), len(behaviours)
+        return KbTexts([c.id for c in claims], matrix[:n], [b.id for b in behaviours], matrix[n:n + m],
+                       [k for k, _ in pairs], matrix[n + m:])
+
+    def _models_by_developer(self) -> dict:
+        out: dict = {}
+        for model in self.kb.models.values():
+            if model.developer:
+                out.setdefault(model.developer, []).append(model.id)
+        return out
+
+    @staticmethod
+    def _words(text: str) -> set:
+        return {w for w in re.findall(r"[a-z][a-z0-9]+", text.lower()) if len(w) > 3 and w not in STOPWORDS}
+
+    # ------------------------------------------------------------ checking
+
+    def check(self, text, id: str | None = None) -> dict:
+        return next(iter(self.check_many([(id, text)])))
+
+    def check_many(self, items, batch_size: int = BATCH):
+        """Results in input order, computed a batch at a time (constant memory on long inputs)."""
+        batch = []
+        for sid, text in items:
+            batch.append(inputs.clean(text, sid) if not isinstance(text, inputs.InputError)
+                         else inputs.Statement(sid, "", error=text))
+            if len(batch) >= batch_size:
+                yield from self._check_batch(batch)
+                batch = []
+        if batch:
+            yield from self._check_batch(batch)
+
+    def _check_batch(self, statements: list) -> list[dict]:
+        usable = [s for s in statements if s.error is None and s.text]
+        docs = dict(zip((id(s) for s in usable), self.nlp.pipe(s.text for s in usable)))
+        analyses = {key: analyse(doc, self.anaphor_keys) for key, doc in docs.items()}
+        sentences = [a.sentence_text(i) for a in analyses.values() for i in range(len(a.sentences))]
+        vectors = self.embedder.encode(sentences)
+        results, offset = [], 0
+        for statement in statements:
+            analysis = analyses.get(id(statement))
+            if analysis is None:
+                results.append(self._unusable(statement))
+                continue
+            count = len(analysis.sentences)
+            results.append(self._check_one(statement, analysis, vectors[offset:offset + count]))
+            offset += count
+        return results
+
+    def _unusable(self, statement) -> dict:
+        out = {"id": statement.id, "text": statement.text, "verdict": None if statement.error else "no_claim",
+               "findings": []}
+        if statement.error:
+            out["error"] = {"code": statement.error.code, "message": statement.error.message}
+        notices = statement.notices or ([] if statement.error else ["the statement is empty"])
+        if notices:
+            out["notices"] = notices
+        return out
+
+    def _check_one(self, statement, analysis, vectors) -> dict:
+        sims = _Similarities(vectors @ self.texts.claims.T, vectors @ self.texts.behaviours.T,
+                             vectors @ self.texts.paraphrases.T, self.texts)
+        self.lookup.semantic_behaviours = sims.behaviours_above(BEHAVIOUR_MEANING)
+        reports = find_reports(analysis, self.lookup)
+        findings = self._resolve(analysis, reports, sims)
+        for finding in findings:
+            self._judge(finding, analysis, sims)
+        findings = _merge(findings)
+        out = {"id": statement.id, "text": statement.text, "verdict": verdict(findings),
+               "findings": [self._as_dict(f) for f in findings]}
+        if statement.notices:
+            out["notices"] = statement.notices
+        return out
+
+    def _resolve(self, analysis, reports, sims) -> list:
+        report_scopes = scopes(analysis, reports)
+        stated = [stated_conditions(s) for s in report_scopes]
+        words = self._words(analysis.text)
+        evidence = Evidence(sims.claim, self._source_scores(words),
+                            {m.id for m in analysis.mentions if m.label == "CONTEXT"})
+        resolver = Resolver(self.kb, evidence)
+        # First the reports whose number identifies a claim; their sources then help choose the rest.
+        first = [resolver.resolve(r, st) for r, st in zip(reports, stated) if r.number is not None]
+        evidence.preferred_sources = {self.kb.claim_sources.get(f.claim.id) for f in first
+                                      if f and f.number == "match" and f.claim}
+        findings = []
+        for report, scope, st in zip(reports, report_scopes, stated):
+            finding = resolver.resolve(report, st)
+            if finding is not None:
+                finding.scope = scope
+                findings.append(finding)
+        return findings
+
+    def _source_scores(self, words: set) -> dict:
+        scores = {sid: len(words & sw) for sid, sw in self.source_words.items()}
+        top = max(scores.values(), default=0)
+        return {sid: s / top for sid, s in scores.items()} if top else {}
+
+    def _judge(self, finding, analysis, sims):
+        kb, claim = self.kb, finding.claim
+        if claim is None:
+            finding.present, finding.missing = set(), []
+        else:
+            finding.present = present_keys(kb, finding, analysis, sims.means)
+            finding.missing = missing_keys(claim, finding.present)
+        run_detectors(FindingCheck(kb, finding, analysis, finding.present, finding.missing, kb.lexicon))
+        finding.score = finding_score(finding, sims)
+        finding.tier = "match" if finding.score >= MATCH_SCORE else "suggest" if finding.score >= SUGGEST_SCORE else "drop"
+
+    def _as_dict(self, finding) -> dict:
+        kb, claim = self.kb, finding.claim
+        number = finding.report.number
+        target = finding.number_claim or claim
+        source = kb.source_of(target) if target else None
+        return {
+            "claim": claim.id if claim else None,
+            "model": claim.model if claim else (finding.report.subject.models or [None])[0],
+            "behaviour": claim.behaviour if claim else next(iter(finding.report.behaviours), None),
+            "score": round(finding.score, 3),
+            "tier": finding.tier,
+            "value": claim.value if claim else None,
+            "reported_value": number.quantity.value if number is not None else None,
+            "number": finding.number,
+            "missing_context": list(finding.missing),
+            "present_context": sorted(finding.present),
+            "problems": list(finding.problems),
+            "explanation": explanation(kb, finding),
+            "suggestion": faithful_sentence(kb, target) if target else "",
+            "source": source.title if source else "",
+            "locator": target.locator if target else "",
+        }
+
+
+class _Similarities:
+    """Cosine similarities of one statement's sentences with the knowledge base's texts."""
+
+    def __init__(self, claims, behaviours, paraphrases, texts: KbTexts):
+        self.claims, self.behaviours, self.paraphrases = claims, behaviours, paraphrases
+        self.claim_index = {cid: i for i, cid in enumerate(texts.claim_ids)}
+        self.texts = texts
+
+    def claim(self, sentence: int, claim_id: str) -> float:
+        return float(self.claims[sentence, self.claim_index[claim_id]])
+
+    def behaviours_above(self, threshold: float):
+        def lookup(sentence: int) -> dict:
+            row = self.behaviours[sentence]
+            best = int(np.argmax(row)) if row.size else -1
+            return {self.texts.behaviour_ids[best]: float(row[best])} if best >= 0 and row[best] >= threshold else {}
+        return lookup
+
+    def means(self, sentence: int, key: str) -> bool:
+        columns = [i for i, k in enumerate(self.texts.paraphrase_keys) if k == key]
+        return bool(columns) and float(self.paraphrases[sentence, columns].max()) >= CONTEXT_MEANING
+
+
+def finding_score(finding, sims) -> float:
+    """How sure the checker is that the statement reports this claim, from 0 to 1."""
+    report, claim = finding.report, finding.claim
+    subject = {"named": 1.0, "family": 0.7, "developer": 0.7, "plural": 0.5, "generic": 0.5}.get(report.subject.how, 0.3)
+    behaviour = max(report.behaviours.values(), default=0.5) if claim is None else report.behaviours.get(claim.behaviour, 0.5)
+    number = {"match": 1.0, "other_condition": 0.9, "mismatch": 0.6, "unsupported": 0.5}.get(finding.number, 0.4)
+    meaning = sims.claim(report.sentence, claim.id) if claim is not None else 0.3
+    meaning = min(max((meaning - 0.15) / 0.5, 0.0), 1.0)
+    return 0.25 * subject + 0.3 * behaviour + 0.2 * number + 0.25 * meaning
+
+
+def _merge(findings: list) -> list:
+    """One finding per claim (a statement may name the same result twice); dropped-tier findings go."""
+    merged: dict = {}
+    rank = {"match": 0, "other_condition": 1, "mismatch": 2, "unsupported": 3, "absent": 4}
+    for f in findings:
+        if f.tier == "drop":
+            continue
+        key = f.claim.id if f.claim else f"?{f.report.anchor}"
+        kept = merged.get(key)
+        if kept is None:
+            merged[key] = f
+            continue
+        best, other = (f, kept) if (rank[f.number], -f.score) < (rank[kept.number], -kept.score) else (kept, f)
+        best.present |= other.present
+        best.missing = [k for k in best.missing if k not in other.present]
+        for problem in other.problems:
+            best.problem(problem["kind"], problem["detail"])
+        merged[key] = best
+    return list(merged.values())
+
+
+def verdict(findings: list) -> str:
+    matched = [f for f in findings if f.tier == "match"]
+    if any(p["kind"] in MISSTATING for f in matched for p in f.problems):
+        return "misstated"
+    if any(f.missing or any(p["kind"] == "overgeneralisation" for p in f.problems) for f in matched):
+        return "missing_context"
+    return "ok" if matched else "no_claim"
+
+
+def explanation(kb, finding) -> str:
+    claim = finding.claim
+    if claim is None:
+        return "Reports a result that no claim in the knowledge base covers."
+    parts = [f"Reports {claim.id}: {claim_label(kb, claim)}."]
+    if finding.number == "match":
+        parts.append(f"The number matches ({format_value(claim)}).")
+    elif finding.number == "absent":
+        parts.append("It gives no number.")
+    missing = [kb.context[k].label.lower() for k in finding.missing if k in kb.context]
+    if missing:
+        parts.append("It drops: " + ", ".join(missing) + ".")
+    if claim.verification != "verified":
+        parts.append(f"Note: this number's verification status is '{claim.verification}'.")
+    return " ".join(parts)
+
+
+@lru_cache(maxsize=4)
+def load_checker(root: str | Path | None = None) -> Checker:
+    """The checker for the knowledge base at root (found from here if None), cached per process."""
+    from kb.build import load_valid
+    from kb.project import build_dir, find_root
+
+    root = find_root(root)
+    return Checker(load_valid(root), cache_path=build_dir(root) / "cache" / "embeddings.npz")

@@ -1,0 +1,80 @@
+"""Which conditions a statement states for each report, and whether they agree with a claim's conditions.
+
+A condition stated in a sentence that reports a number belongs to that number ("With the instruction, 7 of
+100. Without it, 79 of 100."); conditions stated elsewhere (a headline, a lede, a sentence of context) hold
+for the whole statement (ANNOTATION.md §3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ABSENT_VALUES = {"none", "absent", "n/a", "no"}
+UNKNOWN_WORDS = ("not specified", "unstated", "unclear", "implied", "both", "possible", "varied", "vs", "->")
+
+
+def condition_state(condition) -> str | None:
+    """'present', 'absent' or None (unknown) for a setting's condition value."""
+    if condition is None:
+        return None
+    value = (condition.value or "").strip().lower()
+    if value in ABSENT_VALUES:
+        return "absent"
+    if any(word in value for word in UNKNOWN_WORDS):
+        return None
+    return "present"
+
+
+@dataclass
+class Scope:
+    """The context mentions that apply to one report."""
+
+    mentions: list  # analysis Mentions with label CONTEXT
+    sentences: list  # sentence indexes whose meaning counts for this report
+
+
+def scopes(analysis, reports) -> list[Scope]:
+    """One Scope per report, by the attachment rules above."""
+    strong = [i for i, r in enumerate(reports) if not r.weak]
+    owner_sentences = {reports[i].sentence for i in strong}
+    contexts = [m for m in analysis.mentions if m.label == "CONTEXT"]
+    shared = [m for m in contexts if m.sent not in owner_sentences]
+    shared_sentences = [i for i in range(len(analysis.sentences)) if i not in owner_sentences]
+    attached = {i: [] for i in range(len(reports))}
+    for m in contexts:
+        if m.sent in owner_sentences:
+            for i in _owners(m, reports, strong):
+                attached[i].append(m)
+    return [Scope(shared + attached[i], sorted(set(shared_sentences) | {r.sentence})) for i, r in enumerate(reports)]
+
+
+def _owners(mention, reports, strong) -> list[int]:
+    """Reports a mention in their sentence belongs to: all of them if it comes before the first, else the nearest."""
+    here = [i for i in strong if reports[i].sentence == mention.sent]
+    if not here:
+        return []
+    if mention.end <= min(reports[i].anchor for i in here):
+        return here  # a fronted clause ("When merely given a goal, ...") governs the whole sentence
+    return [min(here, key=lambda i: abs(reports[i].anchor - mention.start))]
+
+
+def stated_conditions(scope: Scope) -> dict:
+    """key -> set of polarities stated ({'present'}, {'absent'} or both)."""
+    stated: dict = {}
+    for m in scope.mentions:
+        stated.setdefault(m.id, set()).add("absent" if m.negated else "present")
+    return stated
+
+
+def conflicts(kb, claim, stated: dict) -> list[str]:
+    """Keys whose stated polarity contradicts the claim's setting ('even when told to allow shutdown' for a
+    number measured without the instruction; 'real users' for a result from a constructed test)."""
+    out = []
+    conditions = kb.conditions_of(claim)
+    for key, polarities in stated.items():
+        state = condition_state(conditions.get(key))
+        if state is None or len(polarities) > 1:
+            continue
+        if state not in polarities:
+            out.append(key)
+    return sorted(out)

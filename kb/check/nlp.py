@@ -1,0 +1,123 @@
+"""The checker's spaCy pipeline: a blank English pipeline with a sentencizer, a case-insensitive lookup
+lemmatizer (spacy-lookups-data), a span_ruler whose patterns are generated from the vocabulary, and the
+quantity extractor. No trained model is needed.
+
+Span labels written to doc.spans["caveat"] (the pattern id is the vocabulary id):
+  MODEL, FAMILY, DEVELOPER, GENERIC, PLURAL   who the statement talks about
+  BEHAVIOUR                                   what the model did
+  CONTEXT, NEG_CONTEXT                        a condition stated, or stated as absent
+  ANAPHOR_NEG                                 "without it": the condition named just before, absent
+  ALL_RUNS, NEGATOR                           "of all runs"; "without", "not"
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.pipeline import Lemmatizer
+
+import kb.check.quantities  # noqa: F401  (registers the caveat_quantities component)
+
+SPANS_KEY = "caveat"
+# Small words that may sit between the words of a cue ("deactivate THIS 'oversight mechanism'").
+GAP_WORDS = ["the", "its", "this", "that", "a", "an", "their", "his", "her", "own", "'", '"', "‘", "’", "“", "”",
+             "so-called", "his/her", "it", "to"]
+
+
+class LowercaseLemmatizer(Lemmatizer):
+    """spaCy's lookup lemmatizer, keyed by the lower-cased token so 'Tried' and 'tried' both give 'try'."""
+
+    @classmethod
+    def get_lookups_config(cls, mode: str):
+        return (["lemma_lookup"], []) if mode == "lower" else super().get_lookups_config(mode)
+
+    def lower_lemmatize(self, token) -> list[str]:
+        table = self.lookups.get_table("lemma_lookup")
+        return [table.get(token.lower_, token.lower_)]
+
+
+@Language.factory("caveat_lemmatizer", default_config={"mode": "lower", "overwrite": True})
+def make_lemmatizer(nlp, name, mode, overwrite):
+    return LowercaseLemmatizer(nlp.vocab, None, name, mode=mode, overwrite=overwrite)
+
+
+# ---------------------------------------------------------------- patterns from the vocabulary
+
+def _cue_pattern(cue: str, lemmatize) -> list[dict]:
+    """A lemma phrase as a token pattern that tolerates small words in between ('disable (its) oversight')."""
+    words = [w for w in cue.split() if w]
+    pattern = []
+    for i, word in enumerate(words):
+        if i:
+            pattern.append({"LOWER": {"IN": GAP_WORDS}, "OP": "*"})
+        pattern.append({"LEMMA": lemmatize(word)})
+    return pattern
+
+
+def _phrase(label: str, text: str, pid: str) -> dict:
+    return {"label": label, "pattern": text, "id": pid}
+
+
+def vocabulary_patterns(kb, lemmatize) -> list[dict]:
+    """All span_ruler patterns, generated from vocabulary/ (models, behaviours, context, lexicon)."""
+    lex = kb.lexicon
+    patterns = []
+    for model in kb.models.values():
+        names = dict.fromkeys([model.name, *(model.aliases or [])])
+        patterns += [_phrase("MODEL", name, model.id) for name in names]
+    patterns += [_phrase("FAMILY", name, name) for name in lex.families]
+    patterns += [_phrase("DEVELOPER", alias, dev) for dev, aliases in lex.developers.items() for alias in aliases]
+    patterns += [_phrase("GENERIC", t, "generic") for t in lex.generic_models]
+    patterns += [_phrase("PLURAL", t, "plural") for t in lex.plural_models]
+    patterns += [_phrase("ALL_RUNS", t, "all_runs") for t in lex.all_runs]
+    patterns += [_phrase("NEGATOR", t, "negator") for t in lex.negators]
+    patterns += [_phrase("ANAPHOR_NEG", t, "anaphor") for t in lex.anaphora]
+    for behaviour in kb.behaviours.values():
+        patterns += [{"label": "BEHAVIOUR", "pattern": _cue_pattern(c, lemmatize), "id": behaviour.id}
+                     for c in behaviour.cues or []]
+    for key in kb.context.values():
+        patterns += [{"label": "CONTEXT", "pattern": _cue_pattern(c, lemmatize), "id": key.id} for c in key.cues or []]
+        patterns += [{"label": "NEG_CONTEXT", "pattern": _cue_pattern(c, lemmatize), "id": key.id}
+                     for c in key.negations or []]
+    return patterns
+
+
+def _lemmatizer_for(nlp):
+    """Lemmatize one cue word the way the pipeline will lemmatize the statement's tokens."""
+    component = nlp.get_pipe("caveat_lemmatizer")
+
+    def lemmatize(word: str) -> str:
+        doc = nlp.make_doc(word)
+        return component.lower_lemmatize(doc[0])[0] if len(doc) == 1 else word.lower()
+
+    return lemmatize
+
+
+def build_nlp(kb) -> Language:
+    """The checker's pipeline, with patterns generated from the knowledge base's vocabulary."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("caveat_lemmatizer")
+    nlp.get_pipe("caveat_lemmatizer").initialize()
+    ruler = nlp.add_pipe("span_ruler", config={"spans_key": SPANS_KEY, "phrase_matcher_attr": "LOWER",
+                                               "overwrite": False, "validate": True})
+    with warnings.catch_warnings():
+        # Phrase patterns pass through the lemmatizer on the way in; harmless for LOWER matching (spaCy W012).
+        warnings.filterwarnings("ignore", message=r".*\[W012\]")
+        ruler.add_patterns(vocabulary_patterns(kb, _lemmatizer_for(nlp)))
+    nlp.add_pipe("caveat_quantities")
+    return nlp
+
+
+def write_patterns(nlp, path: Path) -> Path:
+    """Dump the generated patterns as JSONL (spaCy's own pattern format), for inspection and diffs."""
+    ruler = nlp.get_pipe("span_ruler")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for pattern in ruler.patterns:
+            out.write(json.dumps(pattern, ensure_ascii=False, sort_keys=True) + "\n")
+    return path

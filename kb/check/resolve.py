@@ -1,0 +1,175 @@
+"""Turn reports into findings: which claim each report is about, and how its number relates to that claim.
+
+For a report with a number, the claims whose value the number states are preferred; if that claim was
+measured under another condition than the statement says, the number is `other_condition`; if only another
+model's claim has it, the model is wrong; if no claim has it, it is `unsupported` (or a near `mismatch`).
+Without a number, the best claim is chosen by the stated conditions, the source named, the claim's rank and
+its meaning (embedding similarity).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kb.check.conditions import conflicts
+
+# How much each kind of evidence weighs when choosing between candidate claims (the pick score).
+SOURCE_WEIGHT = 0.15
+PREFERRED_WEIGHT = 0.08
+SAME_SOURCE_WEIGHT = 0.10
+VARIANT_PENALTY = 0.25
+UNVERIFIED_PENALTY = 0.06
+ZERO_PENALTY = 0.3  # a statement saying the model did it, without a number, is not reporting a 0% result
+
+
+@dataclass
+class Finding:
+    report: object
+    claim: object  # Claim, or None for a number about a (model, behaviour) no claim covers
+    number: str  # match | mismatch | other_condition | unsupported | absent
+    number_claim: object = None  # the claim the reported number really belongs to, when it is not `claim`
+    other_model_claim: object = None  # another model's claim that has the reported number (a wrong model)
+    problems: list = field(default_factory=list)  # [{"kind", "detail"}]
+    stated: dict = field(default_factory=dict)
+    scope: object = None
+    score: float = 0.0
+    present: set = field(default_factory=set)
+    missing: list = field(default_factory=list)
+    tier: str = ""
+
+    def problem(self, kind: str, detail: str):
+        if not any(p["kind"] == kind and p["detail"] == detail for p in self.problems):
+            self.problems.append({"kind": kind, "detail": detail})
+
+
+@dataclass
+class Evidence:
+    """Statement-wide evidence used to choose between claims."""
+
+    similarity: object  # callable(sentence index, claim id) -> cosine similarity
+    source_scores: dict  # source id -> 0..1 overlap of the statement's words with the source's name
+    mentioned_keys: set  # context keys mentioned anywhere (either polarity)
+    preferred_sources: set = field(default_factory=set)  # sources of claims already matched by number
+
+
+def value_matches(value, quantity) -> bool:
+    """Does a reported quantity state this claim value, given how the statement bounds it ('<1%', 'over 85%')?"""
+    if value is None:
+        return False
+    q, tol = quantity.value, _tolerance(quantity)
+    bound = quantity.bound
+    if bound in ("lt", "le"):
+        return value <= q + 1e-9
+    if bound in ("gt", "ge"):
+        return value >= q - tol
+    if bound == "approx":
+        return abs(value - q) <= max(2 * tol, 0.1 * q, 0.01)
+    return abs(value - q) <= tol + 1e-9
+
+
+def _tolerance(quantity) -> float:
+    """Half a unit of the last digit the statement wrote: '5%' covers 4.5-5.5%, '0.3%' covers 0.25-0.35%."""
+    if quantity.kind == "ratio" and quantity.denominator:
+        return max(0.5 / quantity.denominator, 0.0005)
+    if quantity.kind == "fraction_word":
+        return 0.02
+    digits = re.findall(r"\d+(?:\.(\d+))?", quantity.text.replace(",", ""))
+    decimals = len(digits[0]) if digits and digits[0] else 0
+    scale = 1.0 if quantity.kind == "decimal" else 100.0
+    return 0.5 * 10 ** -decimals / scale if quantity.kind != "decimal" else 0.5 * 10 ** -decimals
+
+
+def is_close(value, quantity) -> bool:
+    """A near miss (a misquote), rather than a number from nowhere."""
+    return value is not None and abs(value - quantity.value) <= max(0.02, 0.2 * abs(value))
+
+
+class Resolver:
+    def __init__(self, kb, evidence: Evidence):
+        self.kb = kb
+        self.evidence = evidence
+
+    # ------------------------------------------------------------ choosing a claim
+
+    def candidates(self, report) -> list:
+        models, behaviours = set(report.subject.models), set(report.behaviours)
+        return [c for c in self.kb.claims.values() if c.model in models and (not behaviours or c.behaviour in behaviours)]
+
+    def pick_score(self, report, claim, stated) -> float:
+        ev, kb = self.evidence, self.kb
+        source = kb.claim_sources.get(claim.id)
+        score = ev.similarity(report.sentence, claim.id) * max(report.behaviours.get(claim.behaviour, 0.6), 0.6)
+        score += SOURCE_WEIGHT * ev.source_scores.get(source, 0.0)
+        score += SAME_SOURCE_WEIGHT * (source in ev.preferred_sources)
+        score += PREFERRED_WEIGHT * (claim.rank == "preferred") - 0.5 * (claim.rank == "deprecated")
+        score -= UNVERIFIED_PENALTY * (claim.verification != "verified")
+        if self._is_unstated_variant(claim):
+            score -= VARIANT_PENALTY
+        if report.number is None and claim.value == 0:
+            score -= ZERO_PENALTY
+        return score - 1.0 * bool(conflicts(kb, claim, stated))
+
+    def _is_unstated_variant(self, claim) -> bool:
+        """A control or variant setting whose distinguishing condition the statement never mentions."""
+        setting = self.kb.setting_of(claim)
+        if not (setting and setting.variant):
+            return False
+        keys = {by for _other, by, _note in self.kb.contrasts_of(claim.id)}
+        return not (keys & self.evidence.mentioned_keys)
+
+    def best(self, report, claims, stated):
+        return max(claims, key=lambda c: (self.pick_score(report, c, stated), c.id)) if claims else None
+
+    # ------------------------------------------------------------ resolving
+
+    def resolve(self, report, stated: dict) -> Finding | None:
+        if report.quoted and report.number is None:
+            return None  # a quoted headline being discussed, not a result the statement asserts
+        if report.number is not None:
+            return self._with_number(report, stated)
+        return self._without_number(report, stated)
+
+    def _without_number(self, report, stated) -> Finding | None:
+        if report.subject.how in ("generic", "unknown"):
+            return None  # "the AI did X" with no number: nothing says which result
+        claims = self.candidates(report)
+        if report.subject.how == "plural":
+            claims = [c for c in claims if report.behaviours.get(c.behaviour, 0) >= 1.0]
+        claim = self.best(report, claims, stated)
+        return Finding(report, claim, "absent", stated=stated) if claim else None
+
+    def _with_number(self, report, stated) -> Finding | None:
+        quantity = report.number.quantity
+        candidates = self.candidates(report)
+        exact = [c for c in candidates if value_matches(c.value, quantity)]
+        if exact:
+            return self._exact(report, candidates, exact, stated)
+        other_model = self._other_model_exact(report)
+        if other_model and report.subject.how in ("named", "family"):
+            claim = self.best(report, [c for c in candidates if not conflicts(self.kb, c, stated)] or candidates, stated)
+            return Finding(report, claim or other_model, "mismatch", other_model_claim=other_model, stated=stated)
+        if report.subject.how not in ("named", "family") or not report.behaviours:
+            return None  # an unnamed subject or unknown behaviour with a number no claim has: nothing to check
+        claim = self.best(report, candidates, stated)
+        status = "mismatch" if claim is not None and is_close(claim.value, quantity) else "unsupported"
+        return Finding(report, claim, status, stated=stated)
+
+    def _exact(self, report, candidates, exact, stated) -> Finding | None:
+        consistent = [c for c in exact if not conflicts(self.kb, c, stated)]
+        if len({c.model for c in exact}) > 1 and report.subject.how == "generic":
+            return None  # "the AI ... 96%": more than one model has that number; ambiguous
+        if consistent:
+            return Finding(report, self.best(report, consistent, stated), "match", stated=stated)
+        number_claim = self.best(report, exact, stated)
+        others = [c for c in candidates if c not in exact and not conflicts(self.kb, c, stated)]
+        claim = self.best(report, others, stated) if others else number_claim
+        return Finding(report, claim, "other_condition" if others else "match", number_claim, stated=stated)
+
+    def _other_model_exact(self, report):
+        quantity = report.number.quantity
+        behaviours, models = set(report.behaviours), set(report.subject.models)
+        pool = [c for c in self.kb.claims.values()
+                if c.model not in models and (not behaviours or c.behaviour in behaviours) and value_matches(c.value, quantity)]
+        return self.best(report, pool, {}) if pool and behaviours else None
+
