@@ -35,12 +35,17 @@ def load_valid(root: Path):
     return knowledge_base
 
 
-def build(root: Path, out: Path | None = None, extras=None) -> BuildResult:
+def build(root: Path, out: Path | None = None, extras=None, checks: bool = True) -> BuildResult:
     """Validate the data under root and write the database (default build/kb.db).
 
-    `extras(kb) -> (tables, rows)` lets later stages (the checker's verdicts) add their tables to the same file.
+    With `checks` (the default) the checker's verdicts on statements/ are stored too (tables checks, findings).
+    `extras(kb) -> (tables, rows)` lets other stages add their tables to the same file.
     """
     knowledge_base = load_valid(root)
+    if checks and extras is None:
+        from kb.check.store import check_extras
+
+        extras = lambda kb_: check_extras(kb_, _checker_for(root, kb_))  # noqa: E731
     graph = build_graph(knowledge_base)
     out = Path(out) if out else default_database(root)
     digest = data_hash(root)
@@ -50,7 +55,16 @@ def build(root: Path, out: Path | None = None, extras=None) -> BuildResult:
     counts = {"sources": len(knowledge_base.sources), "settings": len(knowledge_base.settings),
               "claims": len(knowledge_base.claims), "statements": len(knowledge_base.statements),
               "graph nodes": graph.number_of_nodes(), "graph edges": graph.number_of_edges()}
+    if "checks" in rows:
+        counts["statements checked"] = len(rows["checks"])
     return BuildResult(out, counts, digest)
+
+
+def _checker_for(root: Path, knowledge_base):
+    from kb.check.checker import Checker
+    from kb.project import build_dir
+
+    return Checker(knowledge_base, cache_path=build_dir(root) / "cache" / "embeddings.npz")
 
 
 def database_hash(path: Path) -> str | None:

@@ -64,13 +64,14 @@ def validate(obj):
 
 @cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the database (default build/kb.db).")
+@click.option("--no-check", is_flag=True, help="Skip running the checker over statements/ (faster; no checks/findings tables).")
 @click.pass_obj
-def build(obj, out):
-    """Validate, then write the SQLite database (default build/kb.db)."""
+def build(obj, out, no_check):
+    """Validate, then write the SQLite database (default build/kb.db), with the checker's verdicts on statements/."""
     from kb.build import InvalidData, build as run_build
 
     try:
-        result = run_build(obj.root, out)
+        result = run_build(obj.root, out, checks=not no_check)
     except InvalidData as exc:
         print_problems(exc.problems)
         sys.exit(1)

@@ -6,6 +6,7 @@ Nothing here knows about claims; `kb.check.reports` and `kb.check.resolve` use t
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from kb.check.nlp import SPANS_KEY
@@ -64,13 +65,15 @@ class Analysis:
 
 def analyse(doc, anaphor_keys: set[str]) -> Analysis:
     """Read mentions and numbers off a processed doc. `anaphor_keys`: keys a 'without it' may refer to."""
-    sentences = [(s.start_char, s.end_char) for s in doc.sents]
-    sent_of_token = {t.i: i for i, s in enumerate(doc.sents) for t in s}
+    sents = list(doc.sents)
+    sentences = [(s.start_char, s.end_char) for s in sents]
+    starts = [s.start for s in sents]
+    sent_of = lambda token_index: max(bisect_right(starts, token_index) - 1, 0)  # noqa: E731
     analysis = Analysis(doc.text, sentences, quoted=_quoted_passages(doc.text))
-    raw = [Mention(s.label_, s.id_, s.start_char, s.end_char, sent_of_token.get(s.start, 0), token_start=s.start)
+    raw = [Mention(s.label_, s.id_, s.start_char, s.end_char, sent_of(s.start), token_start=s.start)
            for s in doc.spans[SPANS_KEY]]
     analysis.mentions = _resolve_polarity(doc, _longest(raw), anaphor_keys)
-    analysis.numbers = [_number(doc, span, sent_of_token) for span in doc.spans[QUANTITY_KEY]]
+    analysis.numbers = [_number(doc, span, sent_of) for span in doc.spans[QUANTITY_KEY]]
     return analysis
 
 
@@ -127,9 +130,9 @@ def _dedupe(mentions: list[Mention]) -> list[Mention]:
     return out
 
 
-def _number(doc, span, sent_of_token) -> Number:
+def _number(doc, span, sent_of) -> Number:
     following = " ".join(t.lower_ for t in doc[span.end: span.end + 4])
-    return Number(span._.quantity, sent_of_token.get(span.start, 0), following)
+    return Number(span._.quantity, sent_of(span.start), following)
 
 
 def _quoted_passages(text: str) -> list[tuple[int, int]]:

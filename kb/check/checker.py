@@ -35,7 +35,8 @@ BEHAVIOUR_MEANING = 0.52
 CONTEXT_MEANING = 0.62
 MATCH_SCORE = 0.55
 SUGGEST_SCORE = 0.40
-BATCH = 64
+BATCH = 128
+CHUNK_CHARS = 600  # sentences are embedded together up to this length: one encode for a typical statement
 STOPWORDS = {"the", "and", "for", "with", "from", "that", "this", "are", "models", "model", "large", "language",
              "research", "frontier", "card", "system", "more", "recent", "into", "when", "their", "they", "paper"}
 
@@ -117,17 +118,19 @@ class Checker:
         usable = [s for s in statements if s.error is None and s.text]
         docs = dict(zip((id(s) for s in usable), self.nlp.pipe(s.text for s in usable)))
         analyses = {key: analyse(doc, self.anaphor_keys) for key, doc in docs.items()}
-        sentences = [a.sentence_text(i) for a in analyses.values() for i in range(len(a.sentences))]
-        vectors = self.embedder.encode(sentences)
+        chunked = {key: chunks(a) for key, a in analyses.items()}
+        vectors = self.embedder.encode([text for parts in chunked.values() for text, _ in parts])
         results, offset = [], 0
         for statement in statements:
             analysis = analyses.get(id(statement))
             if analysis is None:
                 results.append(self._unusable(statement))
                 continue
-            count = len(analysis.sentences)
-            results.append(self._check_one(statement, analysis, vectors[offset:offset + count]))
-            offset += count
+            parts = chunked[id(statement)]
+            # Each sentence takes the vector of the chunk it is in.
+            rows = [offset + i for i, (_text, members) in enumerate(parts) for _ in members]
+            results.append(self._check_one(statement, analysis, vectors[rows]))
+            offset += len(parts)
         return results
 
     def _unusable(self, statement) -> dict:
@@ -172,7 +175,7 @@ class Checker:
             if finding is not None:
                 finding.scope = scope
                 findings.append(finding)
-        return findings
+        return _fold_sweeping(findings)
 
     def _source_scores(self, words: set) -> dict:
         scores = {sid: len(words & sw) for sid, sw in self.source_words.items()}
@@ -214,6 +217,21 @@ class Checker:
         }
 
 
+def chunks(analysis) -> list[tuple[str, list[int]]]:
+    """Consecutive sentences grouped into texts of at most CHUNK_CHARS (a long sentence is a chunk of its own).
+
+    The embedding model reads about 256 word pieces; chunking keeps long statements fully read while a short
+    statement costs exactly one encode.
+    """
+    out: list = []
+    for index, (start, end) in enumerate(analysis.sentences):
+        if out and end - out[-1][2] <= CHUNK_CHARS:
+            out[-1][1].append(index)
+        else:
+            out.append([start, [index], start])
+    return [(analysis.text[start:analysis.sentences[members[-1]][1]], members) for start, members, _ in out]
+
+
 class _Similarities:
     """Cosine similarities of one statement's sentences with the knowledge base's texts."""
 
@@ -246,6 +264,23 @@ def finding_score(finding, sims) -> float:
     meaning = sims.claim(report.sentence, claim.id) if claim is not None else 0.3
     meaning = min(max((meaning - 0.15) / 0.5, 0.0), 1.0)
     return 0.25 * subject + 0.3 * behaviour + 0.2 * number + 0.25 * meaning
+
+
+def _fold_sweeping(findings: list) -> list:
+    """A sweeping no-number line ('AI models lie to users') followed by specific results is not a result of its own:
+    it generalises those results, so it is folded into them as an overgeneralisation."""
+    specific = [f for f in findings if f.report.number is not None and f.claim is not None]
+    kept = []
+    for f in findings:
+        sweeping = f.report.subject.how == "plural" and f.report.number is None
+        covered = [s for s in specific if s.claim.behaviour in f.report.behaviours]
+        if sweeping and covered:
+            for s in covered:
+                s.generalised = True
+                s.stated = {**f.stated, **s.stated}
+            continue
+        kept.append(f)
+    return kept
 
 
 def _merge(findings: list) -> list:

@@ -69,7 +69,8 @@ def dropped_context(check: FindingCheck) -> str | None:
 def overgeneralisation(check: FindingCheck) -> str | None:
     finding = check.finding
     claim = finding.claim
-    if finding.report.subject.how == "plural" and claim is not None and claim.model != "multiple-models":
+    sweeping = finding.report.subject.how == "plural" or finding.generalised
+    if sweeping and claim is not None and claim.model != "multiple-models":
         model = check.kb.models[claim.model].name
         return f"speaks of AI models in general; the result is for one model ({model})"
     if "rate" in check.missing:

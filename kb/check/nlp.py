@@ -48,13 +48,15 @@ def make_lemmatizer(nlp, name, mode, overwrite):
 # ---------------------------------------------------------------- patterns from the vocabulary
 
 def _cue_pattern(cue: str, lemmatize) -> list[dict]:
-    """A lemma phrase as a token pattern that tolerates small words in between ('disable (its) oversight')."""
-    words = [w for w in cue.split() if w]
+    """A lemma phrase as a token pattern that tolerates small words between its words ('disable (its) oversight').
+
+    `lemmatize(text)` gives the lemmas of the tokens the pipeline makes of a word ('goal-directed' -> goal, -, direct).
+    """
     pattern = []
-    for i, word in enumerate(words):
+    for i, word in enumerate(w for w in cue.split() if w):
         if i:
             pattern.append({"LOWER": {"IN": GAP_WORDS}, "OP": "*"})
-        pattern.append({"LEMMA": lemmatize(word)})
+        pattern += [{"LEMMA": lemma} for lemma in lemmatize(word)]
     return pattern
 
 
@@ -90,9 +92,8 @@ def _lemmatizer_for(nlp):
     """Lemmatize one cue word the way the pipeline will lemmatize the statement's tokens."""
     component = nlp.get_pipe("caveat_lemmatizer")
 
-    def lemmatize(word: str) -> str:
-        doc = nlp.make_doc(word)
-        return component.lower_lemmatize(doc[0])[0] if len(doc) == 1 else word.lower()
+    def lemmatize(word: str) -> list[str]:
+        return [component.lower_lemmatize(token)[0] for token in nlp.make_doc(word)]
 
     return lemmatize
 

@@ -37,6 +37,7 @@ class Finding:
     present: set = field(default_factory=set)
     missing: list = field(default_factory=list)
     tier: str = ""
+    generalised: bool = False  # a sweeping subject elsewhere in the statement generalises this result
 
     def problem(self, kind: str, detail: str):
         if not any(p["kind"] == kind and p["detail"] == detail for p in self.problems):

@@ -1,0 +1,99 @@
+"""How fast `kb check` is, measured against the embedding model it cannot be faster than.
+
+Builds 1,000+ distinct statements from the knowledge base (faithful wordings, bare numbers, headlines, pairs,
+and the labelled statements), then in one run:
+  - checks them in batch, as `kb check --jsonl` does (Checker.check_many), and
+  - encodes the same texts with a bare `model.encode`,
+alternating the two twice and keeping each one's best time, and prints the ratio.
+Also prints the cold time of `kb check "text"` next to `python -c "import sentence_transformers"`, and the warm
+per-statement latency (median, p95) of single checks.
+
+    python benchmarks/check_throughput.py [--statements N] [--skip-cold]
+
+The last line is `ratio R (check X/s, encode Y/s)`. Goal: R >= 0.7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def statements(kb, wanted: int) -> list[str]:
+    from kb.format import format_value
+    from kb.wording import faithful_sentence
+
+    claims = [c for c in kb.claims.values() if c.value is not None]
+    texts = [s.text for s in kb.statements.values()]
+    for c in kb.claims.values():
+        model, behaviour = kb.models[c.model].name, kb.behaviours[c.behaviour]
+        texts.append(faithful_sentence(kb, c))
+        texts.append(f"{model} {behaviour.phrase}" + (f" {format_value(c)} of the time." if c.value is not None else "."))
+        texts.append(f"BREAKING: {model.upper()} {behaviour.phrase.upper()}!")
+    for a, b in zip(claims, claims[7:] + claims[:7]):
+        texts.append(f"{kb.models[a.model].name}: {format_value(a)}. And {kb.models[b.model].name} "
+                     f"{kb.behaviours[b.behaviour].phrase} in {format_value(b)} of tests.")
+    distinct = list(dict.fromkeys(texts))
+    return distinct[:wanted] if len(distinct) >= wanted else distinct
+
+
+def best_of(fn, rounds: int = 2) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def cold(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--statements", type=int, default=1100)
+    parser.add_argument("--skip-cold", action="store_true", help="skip the two subprocess start-up timings")
+    args = parser.parse_args()
+
+    if not args.skip_cold:
+        kb_cmd = [str(Path(sys.executable).with_name("kb")), "check", "o1 tried to disable oversight 5% of the time"]
+        cold_check = cold(kb_cmd)
+        cold_import = cold([sys.executable, "-c", "import sentence_transformers"])
+        print(f"cold start: kb check \"text\" {cold_check:.2f} s; python -c 'import sentence_transformers' "
+              f"{cold_import:.2f} s (x{cold_check / cold_import:.1f})")
+
+    from kb.check import load_checker
+
+    checker = load_checker(ROOT)
+    texts = statements(checker.kb, args.statements)
+    model = checker.embedder.model
+    encode = lambda: model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)  # noqa: E731
+    check = lambda: list(checker.check_many((str(i), t) for i, t in enumerate(texts)))  # noqa: E731
+    encode(), check()  # warm-up: first calls pay for allocation and caches
+    encode_s = best_of(encode)
+    check_s = best_of(check)
+
+    latencies = []
+    for text in texts[:200]:
+        start = time.perf_counter()
+        checker.check(text)
+        latencies.append((time.perf_counter() - start) * 1000)
+    p95 = statistics.quantiles(latencies, n=20)[-1]
+    print(f"warm single-statement latency over {len(latencies)} checks: median {statistics.median(latencies):.1f} ms, "
+          f"p95 {p95:.1f} ms")
+    check_rate, encode_rate = len(texts) / check_s, len(texts) / encode_s
+    print(f"{len(texts)} distinct statements; batch check {check_s:.2f} s, bare encode {encode_s:.2f} s")
+    print(f"ratio {check_rate / encode_rate:.2f} (check {check_rate:.0f}/s, encode {encode_rate:.0f}/s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The checker's verdicts on the knowledge base's own statements, as database tables (`checks`, `findings`).
+
+`kb build` stores them next to the human labels so disagreements are visible in Datasette and on the site.
+"""
+
+from __future__ import annotations
+
+import json
+
+from kb.check.embed import MODEL_NAME
+from kb.database import PROVENANCE, Table
+
+CHECK_TABLES = [
+    Table("checks", "The checker's verdict on each statement, next to its human label.",
+          [("statement_id", str, "The statement checked."),
+           ("verdict", str, "The checker's verdict: ok, missing_context, misstated or no_claim."),
+           ("label_verdict", str, "The human label's verdict, if labelled."),
+           ("label_verdict_any", str, "Verdicts the label accepts (JSON list)."),
+           ("agrees", int, "1 when the checker's verdict is one the label accepts, 0 when not, empty when unlabelled."),
+           ("findings", int, "How many claims the checker found the statement reporting."),
+           ("checker", str, "Which checker produced it (version and embedding model).")] + PROVENANCE,
+          ("statement_id",), [("statement_id", "statements", "id")]),
+    Table("findings", "Each claim the checker found a statement reporting, with what it drops or misstates.",
+          [("statement_id", str, "The statement."), ("position", int, "Order of the finding in the statement's result."),
+           ("claim_id", str, "The claim reported (empty when no claim covers the result)."),
+           ("model", str, "The claim's model."), ("behaviour", str, "The claim's behaviour."),
+           ("tier", str, "match (reported) or suggest (possibly reported)."),
+           ("score", float, "How sure the checker is, 0 to 1."),
+           ("value", float, "The claim's value."), ("reported_value", float, "The number the statement gives."),
+           ("number", str, "match, mismatch, other_condition, unsupported or absent."),
+           ("missing_context", str, "Key context the statement drops (JSON list of context keys)."),
+           ("present_context", str, "Context the statement conveys (JSON list of context keys)."),
+           ("problems", str, "What is wrong (JSON list of {kind, detail})."),
+           ("explanation", str, "The checker's explanation."), ("suggestion", str, "A faithful wording."),
+           ("source", str, "The source of the claim."), ("locator", str, "Where in the source.")] + PROVENANCE,
+          ("statement_id", "position"), [("statement_id", "statements", "id"), ("claim_id", "claims", "id")]),
+]
+
+
+def check_extras(kb, checker=None):
+    """(tables, rows) for kb.build: run the checker over every statement in statements/."""
+    import kb as package
+    from kb.check.checker import Checker
+
+    checker = checker or Checker(kb)
+    statements = list(kb.statements.values())
+    results = list(checker.check_many((s.id, s.text) for s in statements))
+    tag = f"caveat {package.__version__} / {MODEL_NAME}"
+    checks, findings = [], []
+    for statement, result in zip(statements, results):
+        checks.append(_check_row(statement, result, tag))
+        findings += [_finding_row(statement, i, f) for i, f in enumerate(result["findings"])]
+    return CHECK_TABLES, {"checks": checks, "findings": findings}
+
+
+def _check_row(statement, result, tag) -> dict:
+    label = statement.label
+    accepted = (label.verdict_any or [label.verdict]) if label else None
+    return {"statement_id": statement.id, "verdict": result["verdict"], "label_verdict": label.verdict if label else None,
+            "label_verdict_any": json.dumps(label.verdict_any) if label and label.verdict_any else None,
+            "agrees": int(result["verdict"] in accepted) if accepted else None,
+            "findings": sum(f["tier"] == "match" for f in result["findings"]), "checker": tag,
+            "file": statement.file, "line": statement.line}
+
+
+def _finding_row(statement, position, finding) -> dict:
+    row = {key: finding.get(key) for key in ("model", "behaviour", "tier", "score", "value", "reported_value", "number",
+                                              "explanation", "suggestion", "source", "locator")}
+    row.update(statement_id=statement.id, position=position, claim_id=finding["claim"],
+               missing_context=json.dumps(finding["missing_context"]), present_context=json.dumps(finding["present_context"]),
+               problems=json.dumps(finding["problems"], ensure_ascii=False), file=statement.file, line=statement.line)
+    return row
