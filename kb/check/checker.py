@@ -159,7 +159,7 @@ class Checker:
         return out
 
     def _resolve(self, analysis, reports, sims) -> list:
-        report_scopes = scopes(analysis, reports)
+        report_scopes = scopes(analysis, reports, self.anaphor_keys)
         stated = [stated_conditions(s) for s in report_scopes]
         words = self._words(analysis.text)
         evidence = Evidence(sims.claim, self._source_scores(words),
@@ -169,13 +169,30 @@ class Checker:
         first = [resolver.resolve(r, st) for r, st in zip(reports, stated) if r.number is not None]
         evidence.preferred_sources = {self.kb.claim_sources.get(f.claim.id) for f in first
                                       if f and f.number == "match" and f.claim}
-        findings = []
-        for report, scope, st in zip(reports, report_scopes, stated):
+        found = {}
+        for i, (report, scope, st) in enumerate(zip(reports, report_scopes, stated)):
             finding = resolver.resolve(report, st)
             if finding is not None:
                 finding.scope = scope
-                findings.append(finding)
-        return _fold_sweeping(findings)
+                found[id(report)] = finding
+        self._differences(reports, report_scopes, stated, found, resolver)
+        return _fold_sweeping([found[id(r)] for r in reports if id(r) in found])
+
+    @staticmethod
+    def _differences(reports, report_scopes, stated, found, resolver):
+        """Replace a 'from A to B' pair that matched no claim by the difference it states, when a claim has it."""
+        for report, scope, st in zip(reports, report_scopes, stated):
+            partner = report.partner
+            if partner is None or reports.index(partner) < reports.index(report):
+                continue
+            pair = [found.get(id(report)), found.get(id(partner))]
+            if any(f is not None and f.number == "match" for f in pair):
+                continue
+            finding = resolver.resolve_difference(report, st)
+            if finding is not None:
+                finding.scope = scope
+                found[id(report)] = finding
+                found.pop(id(partner), None)
 
     def _source_scores(self, words: set) -> dict:
         scores = {sid: len(words & sw) for sid, sw in self.source_words.items()}
@@ -195,7 +212,6 @@ class Checker:
 
     def _as_dict(self, finding) -> dict:
         kb, claim = self.kb, finding.claim
-        number = finding.report.number
         target = finding.number_claim or claim
         source = kb.source_of(target) if target else None
         return {
@@ -205,7 +221,7 @@ class Checker:
             "score": round(finding.score, 3),
             "tier": finding.tier,
             "value": claim.value if claim else None,
-            "reported_value": number.quantity.value if number is not None else None,
+            "reported_value": finding.quantity.value if finding.quantity is not None else None,
             "number": finding.number,
             "missing_context": list(finding.missing),
             "present_context": sorted(finding.present),
@@ -267,19 +283,22 @@ def finding_score(finding, sims) -> float:
 
 
 def _fold_sweeping(findings: list) -> list:
-    """A sweeping no-number line ('AI models lie to users') followed by specific results is not a result of its own:
-    it generalises those results, so it is folded into them as an overgeneralisation."""
+    """A line without a number ('o3 was told to allow shutdown. It sabotaged it anyway, 79 times out of 100') that
+    the statement goes on to quantify is not a result of its own: it is folded into the numbered findings. A sweeping
+    one ('AI models lie to users') also marks them as generalised."""
     specific = [f for f in findings if f.report.number is not None and f.claim is not None]
     kept = []
     for f in findings:
-        sweeping = f.report.subject.how == "plural" and f.report.number is None
-        covered = [s for s in specific if s.claim.behaviour in f.report.behaviours]
-        if sweeping and covered:
-            for s in covered:
-                s.generalised = True
-                s.stated = {**f.stated, **s.stated}
+        if f.report.number is not None:
+            kept.append(f)
             continue
-        kept.append(f)
+        models = set(f.report.subject.models)
+        covered = [s for s in specific if s.claim.behaviour in f.report.behaviours
+                   and (f.report.subject.how == "plural" or s.claim.model in models)]
+        if not covered:
+            kept.append(f)
+        for s in covered:
+            s.generalised |= f.report.subject.how == "plural"
     return kept
 
 

@@ -7,6 +7,7 @@ for the whole statement (ANNOTATION.md §3).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ABSENT_VALUES = {"none", "absent", "n/a", "no"}
@@ -33,29 +34,51 @@ class Scope:
     sentences: list  # sentence indexes whose meaning counts for this report
 
 
-def scopes(analysis, reports) -> list[Scope]:
-    """One Scope per report, by the attachment rules above."""
-    strong = [i for i, r in enumerate(reports) if not r.weak]
-    owner_sentences = {reports[i].sentence for i in strong}
+def scopes(analysis, reports, distinguishing: set) -> list[Scope]:
+    """One Scope per report, by the attachment rules above.
+
+    Only conditions that tell results apart (the `distinguishing` keys: those claims are contrasted on, like the
+    goal nudge or the allow-shutdown instruction) belong to a particular number; the others (a test, a forced
+    choice) frame the whole statement wherever they are said.
+    """
+    numbered = [i for i, r in enumerate(reports) if r.number is not None]
+    owner_sentences = {reports[i].sentence for i in numbered}
     contexts = [m for m in analysis.mentions if m.label == "CONTEXT"]
-    shared = [m for m in contexts if m.sent not in owner_sentences]
+    owned = [m for m in contexts if m.sent in owner_sentences and m.id in distinguishing]
+    shared = [m for m in contexts if m not in owned]
     shared_sentences = [i for i in range(len(analysis.sentences)) if i not in owner_sentences]
     attached = {i: [] for i in range(len(reports))}
-    for m in contexts:
-        if m.sent in owner_sentences:
-            for i in _owners(m, reports, strong):
-                attached[i].append(m)
+    for m in owned:
+        for i in _owners(m, reports, numbered, analysis.text):
+            attached[i].append(m)
     return [Scope(shared + attached[i], sorted(set(shared_sentences) | {r.sentence})) for i, r in enumerate(reports)]
 
 
-def _owners(mention, reports, strong) -> list[int]:
-    """Reports a mention in their sentence belongs to: all of them if it comes before the first, else the nearest."""
-    here = [i for i in strong if reports[i].sentence == mention.sent]
+CLAUSE_BREAK = re.compile(r"[;:,]|\b(?:but|while|whereas|yet|and then)\b", re.I)
+
+
+def _owners(mention, reports, numbered, text: str) -> list[int]:
+    """Reports a mention in their sentence belongs to: all of them if it comes before the first; else the one before
+    it, unless a clause break separates them ('7% with it; without it, 79%'), then the one after it."""
+    here = [i for i in numbered if reports[i].sentence == mention.sent]
     if not here:
         return []
     if mention.end <= min(reports[i].anchor for i in here):
         return here  # a fronted clause ("When merely given a goal, ...") governs the whole sentence
-    return [min(here, key=lambda i: abs(reports[i].anchor - mention.start))]
+    before = [i for i in here if reports[i].anchor < mention.start]
+    after = [i for i in here if reports[i].anchor >= mention.end]
+    previous = max(before, key=lambda i: reports[i].anchor) if before else None
+    following = min(after, key=lambda i: reports[i].anchor) if after else None
+    if previous is None:
+        return [following]
+    if following is not None and CLAUSE_BREAK.search(text[reports[previous].anchor:mention.start]):
+        return _same_number(reports, numbered, following)
+    return _same_number(reports, numbered, previous)
+
+
+def _same_number(reports, numbered, index) -> list[int]:
+    """Every report of the same number ('A and B in 96%' makes one report per model)."""
+    return [i for i in numbered if reports[i].number is reports[index].number]
 
 
 def stated_conditions(scope: Scope) -> dict:

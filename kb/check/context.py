@@ -17,6 +17,7 @@ def present_keys(kb, finding, analysis, meaning) -> set[str]:
     conditions = kb.conditions_of(claim) if claim else {}
     wrong = set(conflicts(kb, claim, stated)) if claim else set()
     present = {key for key in stated if key not in wrong}
+    affirmed = {key for key in present if "present" in stated[key]}  # stated as so, not as absent
     for key, ctx in kb.context.items():
         if key in present or key in wrong or not ctx.paraphrases:
             continue
@@ -24,26 +25,32 @@ def present_keys(kb, finding, analysis, meaning) -> set[str]:
             continue  # a sentence meaning "the model was nudged" cannot convey that it was not
         if any(meaning(sentence, key) for sentence in finding.scope.sentences):
             present.add(key)
+            affirmed.add(key)
     present |= _number_keys(finding, analysis)
     for key, ctx in kb.context.items():
-        if any(other in present for other in ctx.implied_by or []):
+        # "told to pursue it at all costs" implies a goal was given; "not nudged" implies nothing.
+        if any(other in affirmed for other in ctx.implied_by or []):
             present.add(key)
     return present
 
 
 def _number_keys(finding, analysis) -> set[str]:
-    """What the reported number itself conveys: how often, and (for '84% of trials') that these were tests."""
+    """What numbers convey: this finding's number says how often; any number given over repeated trials ('84% of
+    trials', '7 out of 100 runs', 'seven times out of 100') says the statement is about an experiment."""
     keys = set()
-    number = finding.report.number
-    if number is not None:
+    quantity = finding.quantity
+    if quantity is not None:
         keys.add("rate")
-        if number.quantity.kind == "points":
+        if quantity.kind == "points":
             keys.add("accuracy_drop")
-        # '84% of trials', '7 out of 100 runs', 'seven times out of 100': repeated trials are an experiment.
-        quantity = number.quantity
-        if follows_test_noun(number) or (quantity.kind == "ratio" and (quantity.denominator or 0) >= 10):
-            keys.add("test_setting")
+    if any(_over_trials(n) for n in analysis.numbers):
+        keys.add("test_setting")
     return keys
+
+
+def _over_trials(number) -> bool:
+    quantity = number.quantity
+    return follows_test_noun(number) or (quantity.kind == "ratio" and (quantity.denominator or 0) >= 10)
 
 
 def missing_keys(claim, present: set[str]) -> list[str]:

@@ -49,8 +49,8 @@ def _label(kb, key: str) -> str:
 
 
 def _said(check) -> str:
-    number = check.finding.report.number
-    return number.quantity.text if number is not None else ""
+    quantity = check.finding.quantity
+    return quantity.text if quantity is not None else ""
 
 
 @detector("dropped_context", misstates=False)
@@ -136,10 +136,10 @@ def share_of_models(check: FindingCheck) -> str | None:
 
 @detector("accuracy_as_frequency", misstates=True)
 def accuracy_as_frequency(check: FindingCheck) -> str | None:
-    claim, number = check.finding.claim, check.finding.report.number
-    if claim is None or claim.metric != "accuracy_drop" or number is None:
+    claim, quantity = check.finding.claim, check.finding.quantity
+    if claim is None or claim.metric != "accuracy_drop" or quantity is None:
         return None
-    if number.quantity.kind == "points" or "accuracy_drop" in check.present:
+    if quantity.kind == "points" or "accuracy_drop" in check.present:
         return None
     return (f"presents an accuracy drop ({format_value(claim)}) as how often the model did it; "
             "it is the difference in accuracy between two test conditions")

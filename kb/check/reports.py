@@ -9,9 +9,15 @@ elliptical sentence ("Without it, 79 out of 100.") inherits the subject and beha
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 SUBJECT_LABELS = ("MODEL", "FAMILY", "DEVELOPER", "GENERIC", "PLURAL")
+DENIAL_CHARS = 40  # a negator this close before a behaviour cue denies it
+FOLLOWING_CHARS = 25  # "... compared with 13% for GPT-4o": a model named just after the number it goes with
+FOR_SUBJECT = re.compile(r"^[^,;.]*?\b(?:for|by)\s+(?:the\s+|openai's\s+|anthropic's\s+|google's\s+)?$", re.I)
+# "from 99% to 34%", "13% -> 0.4%", "0.99 vs 0.34": two numbers that may be the two ends of one difference
+PAIR_LINK = re.compile(r"^\s*(?:to|->|→|=>|vs\.?|versus|down to)\s*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class Report:
     anchor: int = 0  # character offset the report is anchored at (its number, else its behaviour cue)
     quoted: bool = False  # subject and behaviour both inside one quotation (a quoted headline, not an assertion)
     inherited: bool = False
-    notes: list = field(default_factory=list)
+    partner: object = None  # the report whose number is the other end of "from A to B" with this one
 
     @property
     def weak(self) -> bool:
@@ -135,21 +141,54 @@ def _sentence_reports(analysis, index, lookup, previous, named_anywhere) -> list
 
 
 def _number_reports(analysis, index, subjects, regions, numbers, inherited) -> list[Report]:
-    paired = len(subjects) == len(numbers) > 1 and all(s.named for s in subjects)
     reports = []
-    for i, number in enumerate(numbers):
+    for number, group in zip(numbers, _subjects_per_number(subjects, numbers, analysis.text)):
         region = _nearest(regions, number.start)
-        subject = subjects[i] if paired else _nearest(subjects, number.start, key=lambda s: s.start)
         behaviours = dict(region[1]) if region else {}
         quoted = bool(region) and analysis.is_quoted(region[0], number.start)
-        reports.append(Report(index, subject, behaviours, number, number.start, quoted, inherited))
+        reports += [Report(index, subject, behaviours, number, number.start, quoted, inherited) for subject in group]
+    _link_pairs(analysis.text, reports)
     return reports
+
+
+def _link_pairs(text: str, reports: list):
+    for first, second in zip(reports, reports[1:]):
+        a, b = first.number.quantity, second.number.quantity
+        if first.subject == second.subject and PAIR_LINK.match(text[a.end:b.start]):
+            first.partner, second.partner = second, first
+
+
+def _subjects_per_number(subjects, numbers, text: str) -> list[list]:
+    """Which subjects each number is about.
+
+    'A, B and C ... 1%, 7% and 12%' pairs in order; 'A and B in 96%, C and D in 80%' gives a number to the
+    models named since the previous number; otherwise a number belongs to the nearest subject before it.
+    """
+    named = [s for s in subjects if s.named]
+    if len(named) == len(numbers) > 1 and len(named) == len(subjects) and max(s.start for s in named) < numbers[0].start:
+        return [[s] for s in named]
+    groups, previous_end = [], -1
+    for i, number in enumerate(numbers):
+        between = [s for s in subjects if previous_end < s.start < number.start]
+        following = [s for s in subjects if number.start < s.start <= number.start + FOLLOWING_CHARS
+                     and (i + 1 == len(numbers) or s.start < numbers[i + 1].start)
+                     and FOR_SUBJECT.match(text[number.quantity.end:s.start])]
+        groups.append(between or following or [_nearest(subjects, number.start, key=lambda s: s.start)])
+        previous_end = number.start
+    return groups
 
 
 def _plain_reports(analysis, index, subjects, regions) -> list[Report]:
     reports = []
     for start, behaviours in regions:
+        if _denied(analysis, index, start) and not any(s.named for s in subjects):
+            continue  # "the lesson isn't that models become deceptive": a denial, not a report
         for subject in subjects:
-            quoted = subject.start >= 0 and analysis.is_quoted(min(subject.start, start), max(subject.start, start) + 1)
+            # A model named only inside a quotation ("o1 tried to escape" posts) is being discussed, not reported on.
+            quoted = subject.start >= 0 and analysis.is_quoted(subject.start, subject.start + 1)
             reports.append(Report(index, subject, dict(behaviours), None, start, quoted))
     return reports
+
+
+def _denied(analysis, index, start) -> bool:
+    return any(m.start < start and start - m.end <= DENIAL_CHARS for m in analysis.of("NEGATOR", index))

@@ -10,7 +10,7 @@ its meaning (embedding similarity).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kb.check.conditions import conflicts
 
@@ -38,6 +38,11 @@ class Finding:
     missing: list = field(default_factory=list)
     tier: str = ""
     generalised: bool = False  # a sweeping subject elsewhere in the statement generalises this result
+    reported: object = None  # the quantity compared with the claim, when not the report's own number (a difference)
+
+    @property
+    def quantity(self):
+        return self.reported or (self.report.number.quantity if self.report.number is not None else None)
 
     def problem(self, kind: str, detail: str):
         if not any(p["kind"] == kind and p["detail"] == detail for p in self.problems):
@@ -66,7 +71,8 @@ def value_matches(value, quantity) -> bool:
         return value >= q - tol
     if bound == "approx":
         return abs(value - q) <= max(2 * tol, 0.1 * q, 0.01)
-    return abs(value - q) <= tol + 1e-9
+    # Strictly inside half a unit: 'nine out of ten' is 85-95% exclusive, so it does not state 95%.
+    return abs(value - q) < tol - 1e-12 or abs(value - q) < 1e-9
 
 
 def _tolerance(quantity) -> float:
@@ -166,6 +172,20 @@ class Resolver:
         others = [c for c in candidates if c not in exact and not conflicts(self.kb, c, stated)]
         claim = self.best(report, others, stated) if others else number_claim
         return Finding(report, claim, "other_condition" if others else "match", number_claim, stated=stated)
+
+    def resolve_difference(self, report, stated) -> Finding | None:
+        """'accuracy fell from 99% to 34%': the two numbers state a drop of 65 points, not two rates."""
+        a, b = report.number.quantity, report.partner.number.quantity
+        difference = replace(a, value=round(abs(a.value - b.value), 6), kind="points", bound="eq",
+                             text=f"{a.text} to {b.text}")
+        claims = [c for c in self.candidates(report) if c.metric in ("accuracy_drop", "difference")
+                  and value_matches(c.value, difference)]
+        consistent = [c for c in claims if not conflicts(self.kb, c, stated)]
+        if not consistent:
+            return None
+        finding = Finding(report, self.best(report, consistent, stated), "match", stated=stated)
+        finding.reported = difference
+        return finding
 
     def _other_model_exact(self, report):
         quantity = report.number.quantity
