@@ -231,13 +231,21 @@ def serve(obj, host, port, db):
 @click.pass_obj
 def site(obj, preview, out):
     """Generate the explainer site's pages from the data and build it with mkdocs (strict) into build/site/."""
+    from kb.build import InvalidData
     from kb.publish.site import build_site, serve_site
+    from kb.publish.sitegen.site_data import SiteError
 
-    if preview:
-        serve_site(obj.root)
-    else:
-        path = build_site(obj.root, out)
-        click.echo(f"Built the site in {path}.")
+    try:
+        if preview:
+            serve_site(obj.root)
+        else:
+            click.echo(f"Built the site in {build_site(obj.root, out)}.")
+    except InvalidData as exc:
+        print_problems(exc.problems)
+        sys.exit(1)
+    except SiteError as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(1)
 
 
 def main():

@@ -89,8 +89,12 @@ def _add_statement(graph, statement):
 
 
 def neighbourhood(graph: nx.MultiDiGraph, center: str, radius: int = 1) -> nx.MultiDiGraph:
-    """The subgraph within `radius` edges of a node, ignoring edge direction."""
-    return nx.ego_graph(graph, center, radius=radius, undirected=True)
+    """The subgraph within `radius` edges of a node, ignoring edge direction.
+
+    Walks an undirected *view* (no copy of the whole graph), so it costs what the neighbourhood costs.
+    """
+    nodes = nx.single_source_shortest_path_length(graph.to_undirected(as_view=True), center, cutoff=radius)
+    return graph.subgraph(nodes).copy()
 
 
 def to_json(graph: nx.MultiDiGraph) -> dict:

@@ -147,9 +147,12 @@ def load_yaml(path: Path, rel: str) -> LoadedFile:
     try:
         loaded.data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # Report where the broken construct starts (an unclosed '['), and where the parser noticed, if later.
+        mark = exc.context_mark or exc.problem_mark
         line = mark.line + 1 if mark else 1
         what = " ".join(filter(None, [exc.context, exc.problem]))
+        if exc.problem_mark and exc.problem_mark.line + 1 != line:
+            what += f" (noticed at line {exc.problem_mark.line + 1})"
         fix = ("write the value out in full where the alias is" if "alias" in what
                else "fix the YAML at this line (check indentation, quotes and colons)")
         loaded.problems.append(Problem(rel, line, "E002", "", f"YAML syntax error: {what}", fix))

@@ -276,9 +276,10 @@ def _assemble(root: Path, parts: dict, problems: list) -> KnowledgeBase:
                 continue
             if record.id in index:
                 first = index[record.id]
-                problems.append(Problem(record.file, record.line, "E021", "id",
-                                        f"duplicate {type_name} id '{record.id}' (first defined at {first.file}:{first.line})",
-                                        "give one of them a different id", f"{type_name} {record.id}"))
+                for here, there in ((record, first), (first, record)):  # both places, each naming the other
+                    problems.append(Problem(here.file, here.line, "E021", "id",
+                                            f"duplicate {type_name} id '{record.id}' (also defined at {there.file}:{there.line})",
+                                            "give one of them a different id", f"{type_name} {record.id}"))
                 continue
             index[record.id] = record
     kb.exclusions = parts.get("exclusion", [])

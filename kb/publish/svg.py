@@ -24,6 +24,8 @@ def _clip(text: str, limit: int = MAX_CHARS) -> str:
 
 def _lines(node: str, data: dict) -> list[str]:
     kind = data.get("type", "")
+    if data.get("title"):  # a caller-supplied heading (e.g. a summary box "3 claims")
+        return [_clip(data["title"])] + [_clip(line) for line in data.get("lines", [])]
     # Claims are long sentences; their id is the readable handle (the full label is in the tooltip).
     name = data.get("id") if kind == "claim" else (data.get("label") or data.get("id") or node)
     head = f"{kind}: {_clip(name)}"
@@ -42,6 +44,8 @@ def _layout(graph, center):
     order = sorted(graph.nodes(data=True), key=lambda nd: (nd[0] != center, nd[1].get("type", ""), str(nd[1].get("label", ""))))
     for node, data in order:
         columns.setdefault(COLUMNS.get(data.get("type"), 4), []).append((node, data))
+    # Empty columns take no room: a claim nobody reported starts at the left edge.
+    columns = {i: columns[key] for i, key in enumerate(sorted(columns))}
     boxes, heights = {}, {}
     for col, items in columns.items():
         y = PAD

@@ -1,0 +1,27 @@
+"""Helpers shared by the tests: where things are, and a tiny knowledge base to break on purpose."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REFERENCE = ROOT.parent / "shared" / "reference"
+DEV_LABELS = REFERENCE / "statements-dev.yaml"
+KB_COMMAND = str(Path(sys.executable).with_name("kb"))
+
+
+def tiny_kb(target: Path) -> Path:
+    """A copy of the tiny fixture knowledge base (with the real vocabulary) at target."""
+    shutil.copytree(FIXTURES / "tiny", target)
+    shutil.copytree(ROOT / "vocabulary", target / "vocabulary")
+    return target
+
+
+def run_kb(*args, cwd=None, input=None, env=None) -> subprocess.CompletedProcess:
+    """The real `kb` command, as a user runs it."""
+    return subprocess.run([KB_COMMAND, *args], cwd=cwd or ROOT, input=input, capture_output=True, text=True, env=env,
+                          timeout=600)

@@ -1,0 +1,128 @@
+"""The curated data against the project's reference findings, and the integrity sweeps that hold across all files.
+
+Only this test reads ../shared/reference; the knowledge base never does.
+"""
+
+import pytest
+import yaml
+
+from kb.load import load_yaml
+from kb.schema import VERIFICATION
+from kb.validate import load_knowledge_base
+from kbtest import REFERENCE, ROOT
+
+SOURCE_IDS = {  # reference source key -> the knowledge base's source id (= file name)
+    "APOLLO_PAPER": "apollo-in-context-scheming-2024", "O1_CARD_WEB": "openai-o1-system-card-2024",
+    "O1P_CARD": "openai-o1-preview-system-card-2024", "O3_CARD": "openai-o3-o4-mini-system-card-2025",
+    "AF_PAPER": "anthropic-alignment-faking-2024", "AF_BLOG": "anthropic-alignment-faking-blog-2024",
+    "CLAUDE4_CARD": "anthropic-claude-4-system-card-2025", "AGENTIC": "anthropic-agentic-misalignment-2025",
+    "AGENTIC_FIG1_ALT": "anthropic-agentic-misalignment-figure-1-2025", "PALISADE_THREAD": "palisade-shutdown-thread-2025",
+    "PALISADE_PAPER": "palisade-shutdown-resistance-2025", "ANTISCHEMING_PAPER": "openai-apollo-anti-scheming-2025",
+    "OPENAI_SCHEMING_BLOG": "openai-detecting-scheming-blog-2025", "METR_RH": "metr-reward-hacking-2025",
+    "SLEEPER": "anthropic-sleeper-agents-2024", "APOLLO_CAPABLE_BLOG": "apollo-more-capable-models-2025",
+    "APOLLO_SONNET37": "apollo-sonnet-37-evaluation-awareness-2025",
+}
+VERIFICATION_PREFIX = [("VERIFIED BUT PARSED", "parsed"), ("SECONDARY", "secondary"), ("PARTIAL", "partial"),
+                       ("UNVERIFIED", "unverified"), ("VERIFIED", "verified")]
+
+
+@pytest.fixture(scope="module")
+def kb():
+    knowledge_base, problems = load_knowledge_base(ROOT)
+    assert problems == []
+    return knowledge_base
+
+
+@pytest.fixture(scope="module")
+def reference():
+    if not (REFERENCE / "findings.yaml").exists():
+        pytest.skip("the reference findings (../shared/reference) are not next to this checkout")
+    return yaml.safe_load((REFERENCE / "findings.yaml").read_text(encoding="utf-8"))
+
+
+def excluded_findings():
+    path = ROOT / "exclusions.yaml"
+    if not path.exists():
+        return {}
+    data = load_yaml(path, "exclusions.yaml").data or {}
+    return {item["finding"]: item["reason"] for item in data.get("excluded") or []}
+
+
+def expected_verification(text: str) -> str:
+    upper = text.upper()
+    return next(status for prefix, status in VERIFICATION_PREFIX if upper.startswith(prefix))
+
+
+def test_every_reference_finding_is_represented_or_excluded(kb, reference):
+    excluded = excluded_findings()
+    assert all(reason.strip() for reason in excluded.values()), "every exclusion needs a reason"
+    missing = []
+    for finding in reference["records"]:
+        if finding["id"] in excluded:
+            continue
+        claim = kb.claims.get(finding["id"].lower().replace("_", "-"))
+        if claim is None:
+            missing.append(finding["id"])
+            continue
+        assert kb.claim_sources[claim.id] == SOURCE_IDS[finding["source"]], finding["id"]
+        assert claim.model_tested == finding["model"], finding["id"]
+        assert claim.measure == finding["behaviour"], finding["id"]
+        assert claim.value == finding["rate"], f"{finding['id']}: {claim.value} != {finding['rate']}"
+        assert claim.value_text == str(finding["rate_text"]), finding["id"]
+        assert claim.locator == finding["section"], finding["id"]
+        assert claim.verification == expected_verification(finding["verification"]), finding["id"]
+    assert missing == []
+    assert len(reference["records"]) == 285
+
+
+def test_every_reference_source_has_a_source_file(kb, reference):
+    for key, source in reference["sources"].items():
+        ours = kb.sources[SOURCE_IDS[key]]
+        assert (ours.title, ours.authors, ours.kind) == (source["title"], source["authors"], source["kind"])
+
+
+def test_the_two_o1_number_sets_stay_separate_claims(kb):
+    o1 = kb.claims_by_pair[("o1", "oversight_subversion")]
+    by_value = {(kb.claim_sources[c.id], c.value): c for c in o1}
+    card, paper = "openai-o1-system-card-2024", "apollo-in-context-scheming-2024"
+    assert {(card, 0.05), (card, 0.01), (paper, 0.02), (paper, 0.003)} <= set(by_value)
+    assert "goal_nudge" in by_value[(card, 0.05)].key_context
+    assert "goal_nudge" in by_value[(paper, 0.02)].key_context
+    assert "goal_given" in by_value[(card, 0.01)].key_context
+
+
+def test_palisade_o3_with_and_without_the_instruction_are_contrasts(kb):
+    with_, without = kb.claims["palisade-with-o3"], kb.claims["palisade-without-o3"]
+    assert (with_.value, without.value) == (0.07, 0.79)
+    assert ("palisade-without-o3", "shutdown_instruction") in [(o, by) for o, by, _ in kb.contrasts_of(with_.id)]
+    assert kb.conditions_of(with_)["shutdown_instruction"].value == "present"
+    assert kb.conditions_of(without)["shutdown_instruction"].value == "absent"
+
+
+def test_non_verified_statuses_are_carried(kb):
+    statuses = {c.verification for c in kb.claims.values()}
+    assert statuses <= set(VERIFICATION) and {"parsed", "secondary", "partial", "unverified"} <= statuses
+
+
+def test_every_claim_has_locator_setting_and_key_context(kb):
+    for claim in kb.claims.values():
+        assert claim.locator.strip() and claim.setting in kb.settings, claim.id
+        # Only a statement about real use with no number (no evidence of X) has nothing a report must add.
+        assert claim.key_context or claim.value is None, claim.id
+
+
+def test_dev_statements_are_discourse_records_with_labels(kb):
+    labelled = yaml.safe_load((REFERENCE / "statements-dev.yaml").read_text(encoding="utf-8"))["statements"]
+    for item in labelled:
+        ours = kb.statements[item["id"]]
+        assert ours.text == item["text"]
+        assert (ours.label.verdict, ours.label.verdict_any) == (item.get("verdict"), item.get("verdict_any"))
+        assert ours.label.missing == item.get("missing") and ours.label.present == item.get("present")
+        for report in item.get("reports") or []:
+            assert any(all(getattr(kb.claims[c], k) == v for k, v in report.items()) for c in ours.claims), item["id"]
+
+
+def test_claim_ids_are_stable_permalinks(kb):
+    """Ids are the reference ids, lower-cased: renaming one breaks every link to it, so this pins them."""
+    assert len(kb.claims) == len(set(kb.claims))
+    assert {"o1card-oversight", "palisade-with-o3", "c4card-blackmail-84", "apollo-t2-os-0-o1"} <= set(kb.claims)

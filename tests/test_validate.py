@@ -1,0 +1,109 @@
+"""kb validate: the repository validates; every kind of mistake is reported with file, line, code and fix."""
+
+import re
+import shutil
+
+import pytest
+
+from kb.validate import load_knowledge_base
+from kbtest import FIXTURES, ROOT, run_kb, tiny_kb
+
+BROKEN = FIXTURES / "broken"
+# Where each broken fixture goes in a copy of the tiny knowledge base.
+DESTINATIONS = {"E022-dangling-statement.yaml": "statements", "E040-source-id.yaml": "sources"}
+
+
+def marked_line(path) -> int:
+    """The line a fixture marks with '# <- E0xx' (line 1 for files that cannot hold a comment)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        return 1
+    return next((i for i, line in enumerate(lines, 1) if "# <-" in line), 1)
+
+
+def broken_copy(tmp_path, fixture_name):
+    root = tiny_kb(tmp_path / "kb")
+    folder = DESTINATIONS.get(fixture_name, "claims")
+    destination = root / folder / fixture_name
+    shutil.copy(BROKEN / fixture_name, destination)
+    return root, f"{folder}/{fixture_name}"
+
+
+def test_the_repository_is_valid():
+    kb, problems = load_knowledge_base(ROOT)
+    assert problems == []
+    assert len(kb.claims) >= 285 and len(kb.sources) == 17
+
+
+def test_the_tiny_fixture_is_valid(tmp_path):
+    kb, problems = load_knowledge_base(tiny_kb(tmp_path / "kb"))
+    assert problems == [] and set(kb.claims) == {"tiny-oversight-nudged", "tiny-oversight-plain", "tiny-sandbagging"}
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in BROKEN.glob("*.yaml")))
+def test_each_broken_fixture_is_reported_at_its_line(tmp_path, fixture):
+    root, rel = broken_copy(tmp_path, fixture)
+    code = fixture.split("-")[0]
+    _kb, problems = load_knowledge_base(root)
+    mine = [p for p in problems if p.file == rel]
+    assert any(p.code == code and p.line == marked_line(BROKEN / fixture) for p in mine), [str(p) for p in problems]
+    for problem in mine:
+        assert problem.fix, problem
+
+
+def test_problems_are_sorted_and_collected_across_files(tmp_path):
+    root = tiny_kb(tmp_path / "kb")
+    for name in ("E013-bad-enum.yaml", "E030-out-of-range.yaml", "E020-unknown-model.yaml"):
+        shutil.copy(BROKEN / name, root / "claims" / name)
+    _kb, problems = load_knowledge_base(root)
+    assert {p.code for p in problems} >= {"E013", "E030", "E020"}
+    assert problems == sorted(problems)
+
+
+def test_did_you_mean_for_vocabulary_ids(tmp_path):
+    root, _rel = broken_copy(tmp_path, "E020-unknown-context.yaml")
+    _kb, problems = load_knowledge_base(root)
+    text = "\n".join(str(p) for p in problems)
+    assert "unknown context key 'goal_nuge' (did you mean 'goal_nudge'?)" in text
+    assert "allowed: goal_nudge" in text and "vocabulary/context.yaml" in text
+
+
+def test_message_names_field_value_allowed_and_fix(tmp_path):
+    root, rel = broken_copy(tmp_path, "E013-bad-enum.yaml")
+    _kb, problems = load_knowledge_base(root)
+    [problem] = [p for p in problems if p.file == rel]
+    text = str(problem)
+    assert text.startswith(f"{rel}:{marked_line(BROKEN / 'E013-bad-enum.yaml')}: [E013]")
+    assert "verification" in text and "'verifyed'" in text and "did you mean 'verified'" in text
+    assert "allowed: verified, parsed, secondary, partial, unverified" in text and "fix:" in text
+
+
+def test_cli_exits_0_on_the_repository():
+    result = run_kb("validate")
+    assert result.returncode == 0, result.stderr
+    assert "no problems" in result.stdout
+
+
+@pytest.mark.parametrize("fixture", ["E002-syntax.yaml", "E001-binary.yaml", "E031-value-text.yaml"])
+def test_cli_exits_1_with_file_line_messages_and_no_traceback(tmp_path, fixture):
+    root, rel = broken_copy(tmp_path, fixture)
+    result = run_kb("--root", str(root), "validate")
+    assert result.returncode == 1
+    assert re.search(rf"^{re.escape(rel)}:\d+: \[E\d{{3}}\]", result.stderr, re.M), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_every_problem_code_is_documented_in_the_readme():
+    from kb.problems import CODES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [code for code in CODES if f"`{code}`" not in readme]
+    assert missing == []
+
+
+def test_every_problem_code_has_a_broken_fixture():
+    from kb.problems import CODES
+
+    covered = {p.name.split("-")[0] for p in BROKEN.glob("*.yaml")}
+    assert set(CODES) - covered == set()
