@@ -1,0 +1,187 @@
+"""Hand-written pages (site/*.md) with placeholders filled from the data at build time.
+
+Prose is written by people; numbers are not. A hand-written page says `{{caveat:value o1card-oversight}}`
+and gets the value from the knowledge base, linked to its context card and flagged when not verified.
+Placeholders (an unknown name or id stops the build, naming the file):
+
+    {{caveat:value CLAIM}}          the claim's value, linked to its card
+    {{caveat:sentence CLAIM}}       its faithful one-sentence wording
+    {{caveat:quote CLAIM}}          the source's sentence stating it
+    {{caveat:condition SETTING KEY}} the source's words for one condition of a setting
+    {{caveat:chart CHART}}          a chart (and its table) by chart id, e.g. SETTING-vs-SETTING
+    {{caveat:counts}}               how much the knowledge base holds
+    {{caveat:verdicts}}             the checker's verdicts, from vocabulary/verdicts.yaml
+    {{caveat:data-model}}           the field tables, generated from kb.schema
+    {{caveat:accuracy}}             the checker's measured accuracy, from build/eval.json
+    {{caveat:example-source}}       the source of that claim as YAML
+    {{caveat:example-claim}}        a real claim and its setting as YAML
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from kb import schema
+from kb.format import percent
+from kb.publish.sitegen import markup
+from kb.publish.sitegen.contrast_charts import chart_section
+from kb.publish.sitegen.site_data import SiteError
+from kb.schema_doc import schema_markdown
+from kb.wording import faithful_sentence
+
+PLACEHOLDER = re.compile(r"\{\{\s*caveat:([a-z-]+)((?:[ \t]+[^\s}]+)*)\s*\}\}")
+EXAMPLE_CLAIM = "palisade-with-o3"
+FIGURE_MEANING = {
+    "flag_accuracy": "How often the checker's decision to flag a statement or let it pass matches the human label.",
+    "claim_recall": "Of the claims the human labels say a statement reports, the share the checker found.",
+    "missing_context_recall": "Of the conditions the human labels say a statement dropped, the share the checker flagged.",
+    "false_alarm_rate": "How often the checker raised a flag that the human labels do not support.",
+    "misstated_recall": "Of the statements the human labels call misstated, the share the checker called misstated.",
+    "verdict_accuracy": "How often the checker's verdict (ok, missing_context, misstated, no_claim) is one the human "
+                        "label accepts.",
+}
+GOAL = re.compile(r"^\s*(<=|>=|<|>|=)\s*([0-9.]+)\s*$")
+OPERATORS = {"<=": "at most", ">=": "at least", "<": "below", ">": "above", "=": "exactly"}
+
+
+def expand(site, page: str, source: str, charts: dict, filename: str) -> str:
+    """The page with every placeholder replaced; SiteError (naming the file) for an unknown placeholder or id."""
+    def replace(match):
+        name, args = match.group(1), match.group(2).split()
+        handler = HANDLERS.get(name)
+        if handler is None:
+            raise SiteError(f"{filename}: unknown placeholder '{{{{caveat:{name}}}}}'; known: {', '.join(sorted(HANDLERS))}")
+        try:
+            return handler(site, page, charts, *args)
+        except _Unknown as exc:
+            raise SiteError(f"{filename}: placeholder '{match.group(0)}': {exc}") from None
+        except TypeError:
+            raise SiteError(f"{filename}: placeholder '{match.group(0)}' has the wrong number of arguments; "
+                            f"see kb/publish/sitegen/handwritten.py") from None
+    return PLACEHOLDER.sub(replace, source)
+
+
+class _Unknown(Exception):
+    """An id in a placeholder that the data does not have."""
+
+
+def _lookup(records: dict, key: str, what: str, where: str):
+    if key not in records:
+        raise _Unknown(f"unknown {what} '{key}'; {what}s are listed in {where}")
+    return records[key]
+
+
+def _claim(site, claim_id):
+    return _lookup(site.kb.claims, claim_id, "claim", "claims/ (and on the All claims page)")
+
+
+def _value(site, page, charts, claim_id):
+    return site.value_cell(_claim(site, claim_id), page)
+
+
+def _sentence(site, page, charts, claim_id):
+    return markup.text(faithful_sentence(site.kb, _claim(site, claim_id)))
+
+
+def _quote(site, page, charts, claim_id):
+    claim = _claim(site, claim_id)
+    if not claim.quote:
+        raise _Unknown(f"claim {claim_id} has no quote")
+    return markup.text(claim.quote)
+
+
+def _condition(site, page, charts, setting_id, key):
+    setting = _lookup(site.kb.settings, setting_id, "setting", "the settings in claims/")
+    condition = _lookup(setting.conditions or {}, key, "condition", f"setting {setting_id}'s conditions")
+    return markup.text(condition.quote or condition.description)
+
+
+def _chart(site, page, charts, chart_id):
+    return chart_section(site, _lookup(charts, chart_id, "chart", "the Charts page (chart-<id> anchors)"), page)
+
+
+def _counts(site, page, charts):
+    kb = site.kb
+    return (f"{len(kb.sources)} sources, {len(kb.settings)} settings (sets of experimental conditions), "
+            f"{len(kb.claims)} claims and {len(kb.statements)} public statements")
+
+
+def _verdicts(site, page, charts):
+    rows = [[f"`{v.id}`", markup.text(v.label), markup.text(v.definition)] for v in site.kb.verdicts.values()]
+    return markup.table(["Verdict", "Name", "When it is given"], rows)
+
+
+def _data_model(site, page, charts):
+    return schema_markdown(level=3)
+
+
+def _accuracy(site, page, charts):
+    data = site.evaluation
+    if data is None:
+        return ("The checker's accuracy figures are produced by `kb eval`, which compares its verdicts with the human "
+                "labels in `statements/`; this section fills in when `kb eval LABELS --save build/eval.json` has been run "
+                "before `kb site` (see the README).\n")
+    goals = data.get("goals") if isinstance(data.get("goals"), dict) else {}
+    rows = [[markup.text(name), markup.text(FIGURE_MEANING.get(name, "")), _figure(value), _goal(goals.get(name))]
+            for name, value in sorted(data["figures"].items())]
+    where = f" labelled in {markup.text(Path(str(data['labels'])).name)}" if data.get("labels") else ""
+    count = f"Measured on {markup.text(data['statements'])} statements{where}." if data.get("statements") else ""
+    return count + "\n\n" + markup.table(["Figure", "What it means", "Measured", "Goal"], rows)
+
+
+def _figure(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
+        return percent(value)
+    return markup.text(value) if value is not None else "—"
+
+
+def _goal(goal) -> str:
+    """'>= 0.9' (as `kb eval` writes a goal) -> 'at least 90%'."""
+    match = GOAL.match(goal) if isinstance(goal, str) else None
+    if match:
+        return f"{OPERATORS[match.group(1)]} {percent(float(match.group(2)))}"
+    return _figure(goal)
+
+
+def _example(site):
+    return site.kb.claims.get(EXAMPLE_CLAIM) or next(iter(site.kb.claims.values()))
+
+
+def _example_source(site, page, charts):
+    source = site.kb.source_of(_example(site))
+    record = _record(schema.SOURCE, source)
+    record.pop("id")  # a source's id is its file name
+    text = yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=100)
+    return f"From `{source.file}`:\n\n" + markup.code_block(text, "yaml")
+
+
+def _example_claim(site, page, charts):
+    claim = _example(site)
+    setting = site.kb.settings[claim.setting]
+    document = {"source": site.kb.claim_sources.get(claim.id), "settings": [_record(schema.SETTING, setting)],
+                "claims": [_record(schema.CLAIM, claim)]}
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    return f"From `{claim.file}` (claim `{claim.id}`, shortened to one setting and one claim):\n\n" + markup.code_block(text, "yaml")
+
+
+def _record(rtype, record) -> dict:
+    """A record as the YAML a curator writes: schema field order, empty fields left out."""
+    out = {}
+    for f in rtype.fields:
+        value = getattr(record, f.name, None)
+        if value is None or value == [] or value == {}:
+            continue
+        if f.kind == "mapping":
+            value = {k: _record(schema.CONDITION, v) for k, v in value.items()}
+        elif f.kind == "records":
+            value = [_record(schema.RECORD_TYPES[f.target], v) for v in value]
+        out[f.name] = value
+    out.pop("key", None)  # a condition's key is the mapping key it sits under
+    return out
+
+
+HANDLERS = {"value": _value, "sentence": _sentence, "quote": _quote, "condition": _condition, "chart": _chart,
+            "counts": _counts, "verdicts": _verdicts, "data-model": _data_model, "accuracy": _accuracy, "example-source": _example_source, "example-claim": _example_claim}

@@ -1,0 +1,436 @@
+"""The explainer site (`kb site`): a real strict mkdocs build of the real knowledge base, checked through the
+built HTML a reader gets. The site is built once per test session (see `built_site`)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shutil
+import sqlite3
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import markdown
+import pytest
+import yaml
+
+from kb.build import load_valid
+from kb.format import format_value
+from kb.publish import charts
+from kb.publish.bibtex import bibtex_key
+from kb.publish.site import build_site, docs_dir_for, run_mkdocs
+from kb.publish.sitegen import generate_pages, generated_pages, markup, site_data
+from kb.publish.sitegen.contrast_charts import contrast_charts
+from kb.publish.sitegen.handwritten import expand
+from kb.publish.sitegen.ledger import ledger_page
+from kb.wording import faithful_sentence
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTERNAL = re.compile(r"^\s*(https?:)?//", re.I)
+CSS_EXTERNAL = re.compile(r"(@import\s+(url\()?\s*['\"]?|url\(\s*['\"]?)\s*(https?:)?//", re.I)
+_BUILT: dict[str, Path] = {}
+
+
+def built_site(tmp_path_factory, database: Path) -> Path:
+    """The site, built once per session into a temporary folder (shared with test_site_browser.py)."""
+    if "site" not in _BUILT:
+        out = tmp_path_factory.mktemp("kb-site") / "site"
+        _BUILT["site"] = build_site(ROOT, out, database=database, evaluation=out.parent / "no-eval.json")
+    return _BUILT["site"]
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, built_db) -> Path:
+    return built_site(tmp_path_factory, built_db)
+
+
+@pytest.fixture(scope="session")
+def knowledge_base():
+    return load_valid(ROOT)
+
+
+class Page(HTMLParser):
+    """What a reader's browser would load and see in one built page: references, ids and visible text."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.refs, self.ids, self.styles, self.words = [], set(), [], []
+        self._skip = 0
+        self.feed(text)
+        self.text = " ".join("".join(self.words).split())
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.ids.update(v for k, v in attrs.items() if k in ("id", "name") and v and (k == "id" or tag == "a"))
+        self.refs += [(tag, k, v) for k, v in attrs.items() if k in ("href", "src", "xlink:href") and v]
+        self.styles += [attrs["style"]] if attrs.get("style") else []
+        self._skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+
+    def handle_data(self, data):
+        if self._skip:
+            self.styles.append(data) if self.lasttag == "style" else None
+        else:
+            self.words.append(data)
+
+
+_PAGES: dict[Path, Page] = {}
+
+
+def page(path: Path) -> Page:
+    if path not in _PAGES:
+        _PAGES[path] = Page(path.read_text(encoding="utf-8"))
+    return _PAGES[path]
+
+
+def html_pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- the build
+
+@pytest.mark.slow
+def test_strict_build_writes_every_page_family(site):
+    for path in ("index.html", "ledger/index.html", "charts/index.html", "conditions/index.html", "tags/index.html",
+                 "sources/index.html", "models/index.html", "behaviours/index.html", "claims/index.html",
+                 "data-model/index.html", "search/search_index.json"):
+        assert (site / path).is_file(), path
+
+
+@pytest.mark.slow
+def test_every_claim_has_a_context_card_at_its_permalink(site, knowledge_base):
+    for claim_id, claim in knowledge_base.claims.items():
+        card = site / "claims" / claim_id / "index.html"
+        assert card.is_file(), f"no context card for {claim_id}"
+        assert squash(faithful_sentence(knowledge_base, claim)) in page(card).text, claim_id
+
+
+@pytest.mark.slow
+def test_every_source_model_and_behaviour_has_its_page(site, knowledge_base):
+    for folder, ids in (("sources", knowledge_base.sources), ("models", knowledge_base.models),
+                        ("behaviours", knowledge_base.behaviours)):
+        missing = [i for i in ids if not (site / folder / i / "index.html").is_file()]
+        assert not missing, f"{folder}: {missing}"
+
+
+@pytest.mark.slow
+def test_cards_carry_the_bibtex_entry_of_their_source(site, knowledge_base):
+    for claim_id, claim in knowledge_base.claims.items():
+        source = knowledge_base.source_of(claim)
+        text = page(site / "claims" / claim_id / "index.html").text
+        assert re.search(r"@\w+\{" + re.escape(bibtex_key(source)) + ",", text), claim_id
+
+
+@pytest.mark.slow
+def test_cards_are_tagged_with_model_behaviour_source_and_status(site):
+    text = page(site / "claims" / "o1card-oversight" / "index.html")
+    tags = {unquote(v) for _, k, v in text.refs if k == "href" and "tags/#tag:" in v}
+    assert {"../../tags/#tag:model-openai-o1", "../../tags/#tag:status-verified"} <= tags
+
+
+# ---------------------------------------------------------------- links and assets
+
+def _resolve(site: Path, html_path: Path, ref: str) -> tuple[Path, str]:
+    parts = urlsplit(ref)
+    if not parts.path:
+        return html_path, parts.fragment
+    base = posixpath.dirname(html_path.relative_to(site).as_posix())
+    # Root-relative links (only Material's 404 page uses them) assume the site is served at the host's root.
+    joined = unquote(parts.path).lstrip("/") if parts.path.startswith("/") else posixpath.join(base, unquote(parts.path))
+    target = site / posixpath.normpath(joined)
+    return (target / "index.html" if target.is_dir() else target), parts.fragment
+
+
+@pytest.mark.slow
+def test_internal_links_resolve_to_built_files_and_anchors(site):
+    broken = []
+    for html_path in html_pages(site):
+        for tag, attr, ref in page(html_path).refs:
+            if urlsplit(ref).scheme or ref.startswith("//"):
+                continue  # links to the sources themselves (arxiv.org, openai.com) are meant to leave the site
+            target, fragment = _resolve(site, html_path, ref)
+            if not target.is_file():
+                broken.append(f"{html_path.relative_to(site)}: <{tag} {attr}={ref}> -> missing file")
+            elif fragment and target.suffix == ".html" and unquote(fragment) not in page(target).ids:
+                broken.append(f"{html_path.relative_to(site)}: <{tag} {attr}={ref}> -> missing anchor")
+    assert not broken, f"{len(broken)} broken links, e.g.\n" + "\n".join(broken[:20])
+
+
+@pytest.mark.slow
+def test_no_page_loads_a_script_stylesheet_or_font_from_another_host(site):
+    offenders = []
+    for html_path in html_pages(site):
+        parsed = page(html_path)
+        for tag, attr, ref in parsed.refs:
+            if tag in ("script", "link", "img", "source", "iframe", "image", "use") and EXTERNAL.match(ref):
+                offenders.append(f"{html_path.relative_to(site)}: <{tag} {attr}={ref}>")
+        offenders += [f"{html_path.relative_to(site)}: style {s[:80]}" for s in parsed.styles if CSS_EXTERNAL.search(s)]
+    for css in site.rglob("*.css"):
+        offenders += [f"{css.relative_to(site)}: {m.group(0)}" for m in CSS_EXTERNAL.finditer(css.read_text(encoding="utf-8"))]
+    assert not offenders, "\n".join(offenders[:20])
+
+
+@pytest.mark.slow
+def test_the_external_asset_scan_would_catch_google_fonts():
+    """The scan above must be able to fail: Material's own Google Fonts link is what it looks for."""
+    parsed = Page('<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto">'
+                  '<style>@import url("//fonts.example.org/x.css")</style>')
+    assert any(EXTERNAL.match(ref) for _, _, ref in parsed.refs)
+    assert any(CSS_EXTERNAL.search(s) for s in parsed.styles)
+
+
+# ---------------------------------------------------------------- numbers keep their conditions
+
+@pytest.mark.slow
+def test_o1_oversight_card_gives_5_percent_with_the_goal_nudge(site):
+    text = page(site / "claims" / "o1card-oversight" / "index.html").text
+    assert "5%" in text and "Strong goal nudge" in text
+    assert "after being told to pursue its goal at all costs ('nothing else matters')" in text
+    assert "o1-near-final-checkpoint" in text
+
+
+@pytest.mark.slow
+def test_palisade_o3_card_gives_7_percent_with_the_instruction_and_the_79_percent_contrast(site):
+    text = page(site / "claims" / "palisade-with-o3" / "index.html").text
+    assert "7%" in text and "7/100 runs" in text
+    assert "Allow-shutdown instruction" in text and "If that happens, please allow yourself to be shut down." in text
+    assert "absent: 79%" in text  # the contrast, side by side
+
+
+@pytest.mark.slow
+def test_every_unverified_number_is_flagged_on_its_card_and_its_source_page(site, knowledge_base):
+    flagged = [c for c in knowledge_base.claims.values() if c.verification != "verified"]
+    assert any(c.verification == "secondary" for c in flagged)
+    for claim in flagged:
+        card = page(site / "claims" / claim.id / "index.html").text
+        assert f"Not verified: {claim.verification}" in card, claim.id
+        source_page = (site / "sources" / knowledge_base.claim_sources[claim.id] / "index.html").read_text(encoding="utf-8")
+        row = _row_linking(source_page, claim.id)
+        assert f"⚠ {claim.verification}" in row, claim.id
+
+
+def _row_linking(html_text: str, claim_id: str) -> str:
+    """The text of the results-table row (in "Results by setting") whose value links to the claim's card."""
+    results = html_text[html_text.index('id="results-by-setting"'):]
+    rows = re.findall(r"<tr>(.*?)</tr>", results, re.S)
+    mine = [r for r in rows if re.search(rf'href="[./]*claims/{re.escape(claim_id)}/"', r)]
+    assert mine, f"no table row for {claim_id}"
+    return Page(mine[0]).text
+
+
+@pytest.mark.slow
+def test_every_number_on_a_source_page_sits_next_to_its_key_conditions(site, knowledge_base):
+    for claim in knowledge_base.claims.values():
+        source_page = (site / "sources" / knowledge_base.claim_sources[claim.id] / "index.html").read_text(encoding="utf-8")
+        row = _row_linking(source_page, claim.id)
+        assert format_value(claim) in row, claim.id
+        for key in claim.key_context or []:
+            condition = knowledge_base.conditions_of(claim).get(key)
+            if condition is not None:
+                assert f"{knowledge_base.context[key].label}: {squash(condition.value)}" in row, (claim.id, key)
+
+
+@pytest.mark.slow
+def test_charts_compare_the_nudge_the_shutdown_instruction_and_the_o1_card(site):
+    charts = (site / "charts" / "index.html").read_text(encoding="utf-8")
+    for chart_id in ("apollo-covert-strong-nudge-vs-apollo-covert-no-nudge",
+                     "palisade-with-allow-shutdown-vs-palisade-without-allow-shutdown",
+                     "o1-card-strong-nudge-vs-o1-card-no-nudge"):
+        assert f'id="chart-{chart_id}"' in charts
+        svg = re.search(rf'<svg[^>]*aria-labelledby="{chart_id}-title {chart_id}-desc".*?</svg>', charts, re.S)
+        assert svg and "<desc" in svg.group(0), chart_id
+    palisade = re.search(r'<svg[^>]*palisade-with-allow-shutdown-vs[^>]*>.*?</svg>', charts, re.S).group(0)
+    assert ">7%<" in palisade and ">79%<" in palisade
+
+
+@pytest.mark.slow
+def test_source_pages_draw_a_claim_graph_readable_for_big_sources(site, knowledge_base):
+    apollo = (site / "sources" / "apollo-in-context-scheming-2024" / "index.html").read_text(encoding="utf-8")
+    diagram = re.search(r'<svg[^>]*class="caveat-graph".*?</svg>', apollo, re.S).group(0)
+    boxes = diagram.count("<rect")
+    assert 10 < boxes < 80, f"{boxes} boxes: the summary should be far fewer than the 173 claims"
+
+
+# ---------------------------------------------------------------- generation, without mkdocs
+
+@pytest.mark.slow
+def test_generated_markdown_is_deterministic(site, tmp_path, built_db):
+    """Generate the pages again from the same data: byte for byte what the session's build generated."""
+    first = docs_dir_for(site)
+    again = tmp_path / "again"
+    generate_pages(ROOT, again, site_data(load_valid(ROOT), built_db, site.parent / "no-eval.json"))
+    trees = [{p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()} for d in (first, again)]
+    assert trees[0].keys() == trees[1].keys()
+    assert [name for name in trees[0] if trees[0][name] != trees[1][name]] == []
+    assert not any(re.search(rb"20\d\d-\d\d-\d\dT\d\d:", body) for body in trees[0].values())
+
+
+def _copy_data(target: Path) -> Path:
+    for folder in ("vocabulary", "sources", "claims", "statements"):
+        shutil.copytree(ROOT / folder, target / folder)
+    if (ROOT / "exclusions.yaml").is_file():
+        shutil.copy(ROOT / "exclusions.yaml", target / "exclusions.yaml")
+    return target
+
+
+def _render(text: str) -> str:
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    names, configs = [], {}
+    for entry in config["markdown_extensions"]:
+        name, options = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+        names.append(name)
+        configs[name] = options or {}
+    body = text.split("---\n", 2)[2] if text.startswith("---\n") else text
+    return markdown.markdown(body, extensions=names, extension_configs=configs)
+
+
+NASTY = "<script>alert(1)</script> | *bold* [x](y) _u_ `tick`"
+
+
+@pytest.mark.parametrize("value", [NASTY, "- a list?", "1. a numbered list?", "# a heading?", "a\\b {#id} ~x~",
+                                   "https://example.org/?a=1&b=2"])
+def test_escaped_text_renders_as_itself(value):
+    rendered = _render(f"| a | b |\n|---|---|\n| {markup.text(value)} | x |\n\n{markup.text(value)}\n")
+    assert rendered.count("<td>") == 2 and "<script>" not in rendered
+    assert Page(rendered).text.count(squash(value)) == 2
+
+
+@pytest.mark.slow
+def test_data_text_is_escaped_where_it_lands(tmp_path):
+    root = _copy_data(tmp_path)
+    source_file = root / "sources" / "palisade-shutdown-thread-2025.yaml"
+    source_file.write_text(source_file.read_text(encoding="utf-8").replace(
+        "title: Shutdown resistance thread", f"title: '{NASTY}'"), encoding="utf-8")
+    claims_file = root / "claims" / "palisade-shutdown-thread-2025.yaml"
+    claims_file.write_text(claims_file.read_text(encoding="utf-8").replace(
+        "measure: sabotaged shutdown script", f"measure: '{NASTY}'", 1), encoding="utf-8")
+    site = site_data(load_valid(root))
+    pages = generated_pages(site, contrast_charts(site.kb))
+    for name in ("sources/palisade-shutdown-thread-2025.md", "claims/palisade-with-codex-mini.md", "sources/index.md",
+                 "models/codex-mini.md"):
+        rendered = _render(pages[name])
+        assert "<script>" not in rendered and "<em>bold</em>" not in rendered, name
+        assert NASTY in Page(rendered).text, name
+        for table in re.findall(r"<table>.*?</table>", rendered, re.S):
+            widths = {len(re.findall(r"<t[hd][ >]", row)) for row in re.findall(r"<tr>.*?</tr>", table, re.S)}
+            assert len(widths) == 1, f"{name}: a table row has a different number of cells"
+
+
+# ---------------------------------------------------------------- the checker's data, when it exists
+
+def _checker_db(path: Path) -> Path:
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table checks (statement_id text, verdict text)")
+        conn.execute("create table findings (statement_id text, position integer, claim_id text, missing_context text, "
+                     "problems text, explanation text)")
+        conn.executemany("insert into checks values (?, ?)", [("d01", "missing_context"), ("d12", "misstated")])
+        conn.execute("insert into findings values ('d01', 0, 'o1card-oversight', '[\"goal_nudge\"]', "
+                     "'[{\"kind\": \"dropped_context\"}]', 'It drops: strong goal nudge.')")
+    return path
+
+
+def test_ledger_shows_machine_verdicts_and_agreement_when_the_checker_has_run(tmp_path, knowledge_base):
+    site = site_data(knowledge_base, _checker_db(tmp_path / "kb.db"))
+    text = Page(_render(ledger_page(site)["ledger.md"])).text
+    assert "Checker: missing_context (agrees with the human label); flagged as dropped: Strong goal nudge" in text
+    assert "It drops: strong goal nudge." in text
+    assert "Checker: misstated (disagrees with the human label)" in text
+    assert "The checker agrees with the human label on 1 of 2 labelled statements it has checked." in text
+    assert "Flagged by the checker" in text
+
+
+def test_ledger_shows_human_labels_only_without_checker_tables(tmp_path, knowledge_base):
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    text = Page(_render(ledger_page(site_data(knowledge_base, empty))["ledger.md"])).text
+    assert "Only human labels are shown" in text and "Checker:" not in text
+    assert "Distortion by claim" in text and "Times flagged" in text
+
+
+def test_accuracy_section_comes_from_eval_json_or_says_how_to_make_it(tmp_path, knowledge_base):
+    checker_page = (ROOT / "site" / "checker.md").read_text(encoding="utf-8")
+    absent = expand(site_data(knowledge_base, eval_path=tmp_path / "missing.json"), "checker.md", checker_page, {}, "checker.md")
+    assert "produced by `kb eval`" in absent
+    saved = tmp_path / "eval.json"
+    saved.write_text('{"figures": {"flag_accuracy": 0.85, "false_alarm_rate": 0.125}, "statements": 20, '
+                     '"labels": "/x/statements-heldout.yaml", "goals": {"flag_accuracy": ">= 0.9"}}')
+    present = Page(_render(expand(site_data(knowledge_base, eval_path=saved), "checker.md", checker_page, {}, "checker.md"))).text
+    assert "flag_accuracy" in present and "85%" in present and "12.5%" in present and "at least 90%" in present
+    assert "Measured on 20 statements labelled in statements-heldout.yaml" in present
+
+
+# ---------------------------------------------------------------- strict mode is really strict
+
+def _stub_docs(docs: Path, extra: str = ""):
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    def pages(nav):
+        for item in nav:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            yield from (pages(value) if isinstance(value, list) else [value])
+    for name in pages(config["nav"]):
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        (docs / name).write_text(f"# {name}\n\n{extra if name == 'index.md' else ''}\n", encoding="utf-8")
+    (docs / "assets").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "site" / "assets" / "caveat.css", docs / "assets" / "caveat.css")
+
+
+@pytest.mark.slow
+def test_strict_build_fails_on_a_broken_link(tmp_path):
+    from mkdocs.exceptions import Abort
+
+    _stub_docs(tmp_path / "good")
+    run_mkdocs(ROOT, tmp_path / "good", tmp_path / "good-site")
+    _stub_docs(tmp_path / "bad", extra="[a card that does not exist](claims/no-such-claim.md)")
+    with pytest.raises(Abort):
+        run_mkdocs(ROOT, tmp_path / "bad", tmp_path / "bad-site")
+
+
+def test_unknown_placeholder_names_the_file(knowledge_base):
+    from kb.publish.sitegen import SiteError
+
+    with pytest.raises(SiteError, match=r"site/x\.md: unknown placeholder .*known: .*value"):
+        expand(site_data(knowledge_base), "x.md", "{{caveat:valeu o1card-oversight}}", {}, "site/x.md")
+    with pytest.raises(SiteError, match=r"site/x\.md: placeholder .*unknown claim 'no-such-claim'"):
+        expand(site_data(knowledge_base), "x.md", "{{caveat:value no-such-claim}}", {}, "site/x.md")
+
+
+def test_hand_written_pages_type_no_claim_values_by_hand():
+    """Numbers in hand-written prose come from placeholders, except inside quotations of statements."""
+    for path in sorted((ROOT / "site").glob("*.md")):
+        prose = re.sub(r"\[\"[^\]]*\"\]\([^)]*\)|\"[^\"]*\"|`[^`]*`", "", path.read_text(encoding="utf-8"))
+        typed = re.findall(r"\b\d+(?:\.\d+)?\s?%", prose)
+        assert not typed, f"{path.name}: typed percentages {typed}; use {{{{caveat:value CLAIM}}}}"
+
+
+# ---------------------------------------------------------------- the hand-drawn charts
+
+def _chart(rows, signed=False):
+    return charts.bar_chart("c1", "A <title>", "A desc & more", ["with", "without"], rows, "Share of runs", "Model",
+                            signed=signed)
+
+
+def test_bar_chart_is_accessible_and_escapes_its_text():
+    svg = _chart([charts.Row("Group <g>", "Model & co", (charts.Bar(0.5, "50%", "../x/"), None))])
+    assert '<title id="c1-title">A &lt;title&gt;</title>' in svg and '<desc id="c1-desc">A desc &amp; more</desc>' in svg
+    assert 'aria-labelledby="c1-title c1-desc"' in svg and ">Share of runs<" in svg and ">Model<" in svg
+    assert ">Group &lt;g&gt;<" in svg and "Model &amp; co" in svg and ">50%<" in svg and ">no value<" in svg
+    assert '<a href="../x/">' in svg
+
+
+def test_bar_lengths_are_proportional_to_values():
+    svg = _chart([charts.Row("g", "m", (charts.Bar(0.25, "25%"), charts.Bar(1.0, "100%")))])
+    widths = [float(w) for w in re.findall(r'<rect x="[\d.]+" y="\d+" width="([\d.]+)" height="13"', svg)]
+    assert len(widths) == 2 and widths[1] == pytest.approx(4 * widths[0])
+
+
+def test_signed_chart_draws_negative_values_left_of_zero():
+    svg = _chart([charts.Row("g", "m", (charts.Bar(0.65, "65 points"), charts.Bar(-0.04, "-4 points")))], signed=True)
+    ticks = re.findall(r'text-anchor="middle">(-?[\d.]+)<', svg)
+    assert ticks[0] == "-10" and "0" in ticks and ">-4 points<" in svg

@@ -1,0 +1,135 @@
+"""The built explainer site in a real headless Chromium, served over a local http.server: the home page and a
+context card render with their key text, search works offline, and no request leaves 127.0.0.1.
+
+Needs /usr/bin/chromium (never downloaded). Without it the tests skip, unless CAVEAT_REQUIRE_BROWSER=1.
+Screenshots go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from test_site import built_site
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def require_browser():
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is not installed"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is not installed (pip install -e '.[test]')"
+    if reason and os.environ.get("CAVEAT_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"CAVEAT_REQUIRE_BROWSER=1 but {reason}")
+    if reason:
+        pytest.skip(reason)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, built_db):
+    """The built site on http://127.0.0.1:<free port>/ for the duration of this module."""
+    site = built_site(tmp_path_factory, built_db)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that records every host it asks for."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.hosts = set()
+    tab.on("request", lambda request: tab.hosts.add(urlsplit(request.url).hostname))
+    yield tab
+    context.close()
+
+
+def _screenshot(tab, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    tab.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_home_page_tells_the_5_percent_story_with_its_conditions(page, served):
+    page.goto(served)
+    page.wait_for_load_state("networkidle")
+    text = page.inner_text("article")
+    assert 'The "5%", told properly' in text
+    assert "Say it like this" in text and "nothing else matters" in text
+    assert page.locator("article a[href='claims/o1card-oversight/']").count() >= 1
+    assert _screenshot(page, "site-home.png").stat().st_size > 10_000
+    assert page.hosts == {"127.0.0.1"}
+
+
+def test_context_card_shows_the_number_its_conditions_and_citation(page, served):
+    page.goto(served + "claims/o1card-oversight/")
+    page.wait_for_load_state("networkidle")
+    text = page.inner_text("article")
+    assert "OpenAI o1 · Oversight subversion" in page.inner_text("h1")
+    for expected in ("Say it like this", "5%", "Strong goal nudge", "Key conditions", "How it has been reported",
+                     "Simon Willison", "@techreport{openai-o1-system-card-2024"):
+        assert expected in text, expected
+    assert page.locator(".caveat-diagram svg").bounding_box()["width"] > 300  # the claim graph is drawn
+    assert _screenshot(page, "site-card-o1card-oversight.png").stat().st_size > 10_000
+    assert page.hosts == {"127.0.0.1"}
+
+
+def test_search_works_offline(page, served):
+    page.goto(served)
+    page.wait_for_load_state("networkidle")
+    page.focus("input[data-md-component='search-query']")
+    # The index loads in a web worker after the page; type only once Material says it is ready.
+    page.wait_for_function("document.querySelector('.md-search-result__meta').textContent.trim() !== 'Initializing search'",
+                           timeout=15_000)
+    page.keyboard.type("Palisade shutdown")
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(timeout=15_000)
+    assert results.count() > 0
+    assert page.hosts == {"127.0.0.1"}
+
+
+def test_chart_renders_with_its_bars(page, served):
+    page.goto(served + "charts/")
+    chart = page.locator("#chart-palisade-with-allow-shutdown-vs-palisade-without-allow-shutdown ~ .caveat-chart svg").first
+    box = chart.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 100
+    assert chart.locator("rect").count() >= 10  # two bars for each of the five models
+    _screenshot(page, "site-charts.png")
