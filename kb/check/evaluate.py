@@ -63,13 +63,30 @@ def load_labels(path: Path) -> list[dict]:
     statements = (loaded.data or {}).get("statements") if isinstance(loaded.data, dict) else None
     if not isinstance(statements, list) or not statements:
         raise LabelsError(f"{path}: expected a top-level 'statements:' list of labelled statements")
+    labelled = []
     for i, item in enumerate(statements):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str) or "id" not in item:
             line = statements.line_of(i) if hasattr(statements, "line_of") else 0
             raise LabelsError(f"{path}:{line}: each statement needs an 'id' and a 'text'")
+        item = _flatten(item)
+        if item is None:
+            continue  # a discourse record without a human label: nothing to measure against
         if "verdict" not in item and "verdict_any" not in item:
-            raise LabelsError(f"{path}:{item.line}: statement {item['id']} needs 'verdict' or 'verdict_any'")
-    return statements
+            raise LabelsError(f"{path}:{statements.line_of(i)}: statement {item['id']} needs 'verdict' or 'verdict_any'")
+        labelled.append(item)
+    if not labelled:
+        raise LabelsError(f"{path}: no statement has a label (verdict or verdict_any)")
+    return labelled
+
+
+def _flatten(item: dict) -> dict | None:
+    """Accept both label formats: the flat one of statements-dev.yaml and the knowledge base's statements/
+    records, whose label sits under `label:`."""
+    if "label" not in item:
+        return dict(item)
+    if not isinstance(item["label"], dict):
+        return None
+    return {"id": item["id"], "text": item["text"], **item["label"]}
 
 
 def gold_verdicts(label: dict) -> set:

@@ -1,0 +1,68 @@
+# Caveat's two entry points (see README): `make run` and `make test`.
+# Both set up .venv first; every step is idempotent (re-running does only what is out of date).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.caveat-installed
+PORT   ?= 8001
+
+# Nothing is ever downloaded at run time: the embedding model ships inside a Python package.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup run test test-fast browser build site serve eval bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU wheel of torch first: otherwise sentence-transformers pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(STAMP)
+
+## The main job: validate, build the database (with the checker's verdicts), measure the checker on the
+## bundled labelled statements, build the explainer site, then serve everything with Datasette.
+run: setup
+	$(BIN)/kb validate
+	$(BIN)/kb build
+	$(BIN)/kb eval statements/labelled-development-set.yaml --save build/eval.json
+	$(BIN)/kb site
+	@echo "Database: build/kb.db   Site: build/site/index.html   Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	$(BIN)/kb serve --port $(PORT)
+
+## The test suite (browser tests need Debian's chromium; `make browser` installs it when it can).
+test: setup browser
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || ( \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is not installed and cannot be installed here: browser tests will be skipped"; fi )
+
+build: setup
+	$(BIN)/kb build
+
+site: setup
+	$(BIN)/kb site
+
+serve: setup
+	$(BIN)/kb serve --port $(PORT)
+
+eval: setup
+	$(BIN)/kb eval statements/labelled-development-set.yaml
+	$(BIN)/kb eval tests/data/statements-variants.yaml
+	$(BIN)/kb eval tests/data/statements-heldout.yaml
+
+bench: setup
+	$(BIN)/python benchmarks/check_throughput.py
+	$(BIN)/python benchmarks/serve_load.py
+
+clean:
+	rm -rf build test-artifacts .pytest_cache
