@@ -131,7 +131,7 @@ def _dedupe(mentions: list[Mention]) -> list[Mention]:
 
 
 def _number(doc, span, sent_of) -> Number:
-    following = " ".join(t.lower_ for t in doc[span.end: span.end + 4])
+    following = " ".join(t.lower_ for t in doc[span.end: span.end + 6])
     return Number(span._.quantity, sent_of(span.start), following)
 
 

@@ -28,10 +28,10 @@ from kb.check.resolve import Evidence, Resolver
 from kb.format import claim_label, format_value
 from kb.wording import faithful_sentence
 
-# Thresholds, chosen on the labelled development statements and the held-out set (README "How the checker
-# decides"): cosine similarity for a sentence to count as naming a behaviour or conveying a condition, and the
-# finding score above which a claim is reported ("match") or only offered ("suggest").
-BEHAVIOUR_MEANING = 0.52
+# Thresholds, chosen on the labelled development statements (README "How the checker decides"): cosine
+# similarity for a sentence to count as conveying a condition, and the finding score above which a claim is
+# reported ("match") or only offered ("suggest"). Behaviours are found by cues and numbers, not by similarity:
+# on the development sets a sentence's similarity to a behaviour's definition did not separate true from false.
 CONTEXT_MEANING = 0.62
 MATCH_SCORE = 0.55
 SUGGEST_SCORE = 0.40
@@ -47,8 +47,6 @@ class KbTexts:
 
     claim_ids: list
     claims: np.ndarray
-    behaviour_ids: list
-    behaviours: np.ndarray
     paraphrase_keys: list
     paraphrases: np.ndarray
 
@@ -57,10 +55,6 @@ def claim_text(kb, claim) -> str:
     model = kb.models[claim.model].name
     behaviour = kb.behaviours[claim.behaviour]
     return f"{model} {behaviour.phrase}: {claim.measure}."
-
-
-def behaviour_text(behaviour) -> str:
-    return f"The AI model {behaviour.phrase}. {behaviour.label}: {behaviour.definition}"
 
 
 class Checker:
@@ -72,19 +66,18 @@ class Checker:
         self.anaphor_keys = {by for cid in kb.claims for _o, by, _n in kb.contrasts_of(cid) if by in kb.context}
         self.lookup = Lookup(self._models_by_developer(), dict(kb.lexicon.families), tuple(kb.models))
         self.source_words = {sid: self._words(f"{s.title} {s.authors}") for sid, s in kb.sources.items()}
+        self._other_numbers: dict = {}  # claim id -> the other rates its value text states (filled lazily)
 
     # ------------------------------------------------------------ set-up
 
     def _embed_kb(self, cache_path) -> KbTexts:
         kb = self.kb
         claims = list(kb.claims.values())
-        behaviours = list(kb.behaviours.values())
         pairs = [(k.id, p) for k in kb.context.values() for p in k.paraphrases or []]
-        texts = [claim_text(kb, c) for c in claims] + [behaviour_text(b) for b in behaviours] + [p for _, p in pairs]
+        texts = [claim_text(kb, c) for c in claims] + [p for _, p in pairs]
         matrix = CachedEmbeddings(self.embedder, cache_path).matrix(texts)
-        n, m = len(claims), len(behaviours)
-        return KbTexts([c.id for c in claims], matrix[:n], [b.id for b in behaviours], matrix[n:n + m],
-                       [k for k, _ in pairs], matrix[n + m:])
+        n = len(claims)
+        return KbTexts([c.id for c in claims], matrix[:n], [k for k, _ in pairs], matrix[n:])
 
     def _models_by_developer(self) -> dict:
         out: dict = {}
@@ -144,9 +137,7 @@ class Checker:
         return out
 
     def _check_one(self, statement, analysis, vectors) -> dict:
-        sims = _Similarities(vectors @ self.texts.claims.T, vectors @ self.texts.behaviours.T,
-                             vectors @ self.texts.paraphrases.T, self.texts)
-        self.lookup.semantic_behaviours = sims.behaviours_above(BEHAVIOUR_MEANING)
+        sims = _Similarities(vectors @ self.texts.claims.T, vectors @ self.texts.paraphrases.T, self.texts)
         reports = find_reports(analysis, self.lookup)
         findings = self._resolve(analysis, reports, sims)
         for finding in findings:
@@ -164,7 +155,7 @@ class Checker:
         words = self._words(analysis.text)
         evidence = Evidence(sims.claim, self._source_scores(words),
                             {m.id for m in analysis.mentions if m.label == "CONTEXT"})
-        resolver = Resolver(self.kb, evidence)
+        resolver = Resolver(self.kb, evidence, self._other_numbers)
         # First the reports whose number identifies a claim; their sources then help choose the rest.
         first = [resolver.resolve(r, st) for r, st in zip(reports, stated) if r.number is not None]
         evidence.preferred_sources = {self.kb.claim_sources.get(f.claim.id) for f in first
@@ -176,7 +167,7 @@ class Checker:
                 finding.scope = scope
                 found[id(report)] = finding
         self._differences(reports, report_scopes, stated, found, resolver)
-        return _fold_sweeping([found[id(r)] for r in reports if id(r) in found])
+        return _fold_sweeping(_one_subject_per_number([found[id(r)] for r in reports if id(r) in found]))
 
     @staticmethod
     def _differences(reports, report_scopes, stated, found, resolver):
@@ -186,7 +177,7 @@ class Checker:
             if partner is None or reports.index(partner) < reports.index(report):
                 continue
             pair = [found.get(id(report)), found.get(id(partner))]
-            if any(f is not None and f.number == "match" for f in pair):
+            if any(f is not None and f.number == "match" and not f.secondary for f in pair):
                 continue
             finding = resolver.resolve_difference(report, st)
             if finding is not None:
@@ -216,7 +207,7 @@ class Checker:
         source = kb.source_of(target) if target else None
         return {
             "claim": claim.id if claim else None,
-            "model": claim.model if claim else (finding.report.subject.models or [None])[0],
+            "model": _reported_model(finding),
             "behaviour": claim.behaviour if claim else next(iter(finding.report.behaviours), None),
             "score": round(finding.score, 3),
             "tier": finding.tier,
@@ -248,23 +239,24 @@ def chunks(analysis) -> list[tuple[str, list[int]]]:
     return [(analysis.text[start:analysis.sentences[members[-1]][1]], members) for start, members, _ in out]
 
 
+def _reported_model(finding) -> str | None:
+    """The claim's model; for a number given to the wrong model, the model the statement names."""
+    subject = finding.report.subject
+    if finding.claim is None or (finding.other_model_claim is not None and subject.named):
+        return subject.models[0] if subject.models else None
+    return finding.claim.model
+
+
 class _Similarities:
     """Cosine similarities of one statement's sentences with the knowledge base's texts."""
 
-    def __init__(self, claims, behaviours, paraphrases, texts: KbTexts):
-        self.claims, self.behaviours, self.paraphrases = claims, behaviours, paraphrases
+    def __init__(self, claims, paraphrases, texts: KbTexts):
+        self.claims, self.paraphrases = claims, paraphrases
         self.claim_index = {cid: i for i, cid in enumerate(texts.claim_ids)}
         self.texts = texts
 
     def claim(self, sentence: int, claim_id: str) -> float:
         return float(self.claims[sentence, self.claim_index[claim_id]])
-
-    def behaviours_above(self, threshold: float):
-        def lookup(sentence: int) -> dict:
-            row = self.behaviours[sentence]
-            best = int(np.argmax(row)) if row.size else -1
-            return {self.texts.behaviour_ids[best]: float(row[best])} if best >= 0 and row[best] >= threshold else {}
-        return lookup
 
     def means(self, sentence: int, key: str) -> bool:
         columns = [i for i, k in enumerate(self.texts.paraphrase_keys) if k == key]
@@ -280,6 +272,13 @@ def finding_score(finding, sims) -> float:
     meaning = sims.claim(report.sentence, claim.id) if claim is not None else 0.3
     meaning = min(max((meaning - 0.15) / 0.5, 0.0), 1.0)
     return 0.25 * subject + 0.3 * behaviour + 0.2 * number + 0.25 * meaning
+
+
+def _one_subject_per_number(findings: list) -> list:
+    """When a number was offered to several models ('OpenAI's GPT-4o monitor flagged 0.17% of o1-preview's answers'),
+    the model whose claim has that number keeps it; the others' readings of it are dropped."""
+    matched = {id(f.report.number) for f in findings if f.report.number is not None and f.number == "match"}
+    return [f for f in findings if f.report.number is None or f.number == "match" or id(f.report.number) not in matched]
 
 
 def _fold_sweeping(findings: list) -> list:

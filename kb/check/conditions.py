@@ -30,8 +30,13 @@ def condition_state(condition) -> str | None:
 class Scope:
     """The context mentions that apply to one report."""
 
-    mentions: list  # analysis Mentions with label CONTEXT
+    shared: list  # mentions that frame the whole statement
     sentences: list  # sentence indexes whose meaning counts for this report
+    attached: list = None  # mentions stated for this report's number; they override shared ones on the same key
+
+    @property
+    def mentions(self) -> list:
+        return self.shared + (self.attached or [])
 
 
 def scopes(analysis, reports, distinguishing: set) -> list[Scope]:
@@ -51,7 +56,7 @@ def scopes(analysis, reports, distinguishing: set) -> list[Scope]:
     for m in owned:
         for i in _owners(m, reports, numbered, analysis.text):
             attached[i].append(m)
-    return [Scope(shared + attached[i], sorted(set(shared_sentences) | {r.sentence})) for i, r in enumerate(reports)]
+    return [Scope(shared, sorted(set(shared_sentences) | {r.sentence}), attached[i]) for i, r in enumerate(reports)]
 
 
 CLAUSE_BREAK = re.compile(r"[;:,]|\b(?:but|while|whereas|yet|and then)\b", re.I)
@@ -82,11 +87,16 @@ def _same_number(reports, numbered, index) -> list[int]:
 
 
 def stated_conditions(scope: Scope) -> dict:
-    """key -> set of polarities stated ({'present'}, {'absent'} or both)."""
-    stated: dict = {}
-    for m in scope.mentions:
-        stated.setdefault(m.id, set()).add("absent" if m.negated else "present")
-    return stated
+    """key -> set of polarities stated ({'present'}, {'absent'} or both). What is said for this number wins over
+    what the statement says in general ("People dismiss the 'nothing else matters' prompt. Without it, o1 ...")."""
+    local: dict = {}
+    for m in scope.attached or []:
+        local.setdefault(m.id, set()).add("absent" if m.negated else "present")
+    stated = {}
+    for m in scope.shared:
+        if m.id not in local:
+            stated.setdefault(m.id, set()).add("absent" if m.negated else "present")
+    return {**stated, **local}
 
 
 def conflicts(kb, claim, stated: dict) -> list[str]:

@@ -128,7 +128,8 @@ def share_of_models(check: FindingCheck) -> str | None:
     if number is None or check.finding.claim is None:
         return None
     nouns = "|".join(re.escape(n.lower()) for n in sorted(check.lexicon.model_nouns, key=len, reverse=True))
-    if re.match(rf"^of (?:the |all |tested |leading )?(?:ai )?(?:{nouns})\b", number.following):
+    # "96% of AI models", "97% of frontier AI models", "four in five leading AI models"
+    if re.match(rf"^(?:of )?(?:[a-z'-]+ ){{0,3}}?(?:{nouns})\b", number.following):
         model = check.kb.models[check.finding.claim.model].name
         return f"presents {number.quantity.text} as a share of models; it is one model's rate ({model}) across runs"
     return None

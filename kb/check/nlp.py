@@ -50,13 +50,15 @@ def make_lemmatizer(nlp, name, mode, overwrite):
 def _cue_pattern(cue: str, lemmatize) -> list[dict]:
     """A lemma phrase as a token pattern that tolerates small words between its words ('disable (its) oversight').
 
-    `lemmatize(text)` gives the lemmas of the tokens the pipeline makes of a word ('goal-directed' -> goal, -, direct).
+    `lemmatize(text)` gives (token, lemma) for the tokens the pipeline makes of a word ('goal-directed' -> goal, -,
+    directed/direct). Cues are written as lemmas, but the lookup table maps some lemmas elsewhere ('matter' -> 'matt'),
+    so a token matches when its lemma is either the cue word or that word's lemma.
     """
     pattern = []
     for i, word in enumerate(w for w in cue.split() if w):
         if i:
             pattern.append({"LOWER": {"IN": GAP_WORDS}, "OP": "*"})
-        pattern += [{"LEMMA": lemma} for lemma in lemmatize(word)]
+        pattern += [{"LEMMA": {"IN": sorted({token.lower(), lemma})}} for token, lemma in lemmatize(word)]
     return pattern
 
 
@@ -92,8 +94,8 @@ def _lemmatizer_for(nlp):
     """Lemmatize one cue word the way the pipeline will lemmatize the statement's tokens."""
     component = nlp.get_pipe("caveat_lemmatizer")
 
-    def lemmatize(word: str) -> list[str]:
-        return [component.lower_lemmatize(token)[0] for token in nlp.make_doc(word)]
+    def lemmatize(word: str) -> list[tuple[str, str]]:
+        return [(token.text, component.lower_lemmatize(token)[0]) for token in nlp.make_doc(word)]
 
     return lemmatize
 

@@ -195,9 +195,9 @@ _OUT_OF_RE = _compile(
     rf"(?P<n>{_NUM})(?:\s{{1,3}}{_UNITS})?\s{{1,3}}out\s+of\s+(?:every\s+|the\s+|all\s+)?"
     rf"(?P<d>{_NUM}){_NOT_PCT}{_TAIL}")
 _OF_RE = _compile(
-    rf"(?P<n>{_NUM})\s{{1,3}}of\s+(?:the\s+|all\s+|its\s+|their\s+|these\s+|those\s+)?"
+    rf"(?P<n>{_NUM})\s{{1,3}}of\s+(?:the\s+|all\s+|its\s+|their\s+|these\s+|those\s+|every\s+|each\s+)?"
     rf"(?P<d>{_NUM}){_NOT_PCT}{_TAIL}")
-_IN_RE = _compile(rf"(?P<n>{_NUM})\s{{1,3}}in\s+(?:every\s+|each\s+)?(?P<d>{_NUM}){_NOT_PCT}{_TAIL}")
+_IN_RE = _compile(rf"(?P<n>{_NUM})(?:\s{{1,3}}{_UNITS})?\s{{1,3}}in\s+(?:every\s+|each\s+)?(?P<d>{_NUM}){_NOT_PCT}{_TAIL}")
 _SLASH_RE = _compile(
     rf"(?<![\w./])(?P<n>{_INT})\s?/\s?(?P<d>{_INT})(?![\w/%]|[.,][0-9]){_TAIL}")
 _COUNT_RE = _compile(

@@ -15,7 +15,21 @@ from dataclasses import dataclass, field
 SUBJECT_LABELS = ("MODEL", "FAMILY", "DEVELOPER", "GENERIC", "PLURAL")
 DENIAL_CHARS = 40  # a negator this close before a behaviour cue denies it
 FOLLOWING_CHARS = 25  # "... compared with 13% for GPT-4o": a model named just after the number it goes with
-FOR_SUBJECT = re.compile(r"^[^,;.]*?\b(?:for|by)\s+(?:the\s+|openai's\s+|anthropic's\s+|google's\s+)?$", re.I)
+SCORE_BEFORE = re.compile(r"\b(?:scor(?:e|es|ed|ing)|accuracy of|threshold of|(?:prices?|costs?|fees?|revenue|shares?|stock) "
+                          r"(?:by|of|up|down|fell|rose)?|priced?)\s+(?:above|below|over|under|of|at|by|to)?\s*$", re.I)
+NEGATED_BEFORE = re.compile(r"\b(?:not|never|rather than|instead of)\s*[\"'“‘]?\s*$", re.I)
+ARTICLES = {"the", "all", "its", "their", "these", "those", "every", "each", "a", "an", "our", "his", "her", "her"}
+# What a share can be a share of and still be a result about models' behaviour ("of runs", "of cases", "of models").
+RUN_NOUNS = {"time", "case", "run", "trial", "rollout", "test", "scenario", "episode", "sample", "attempt", "evaluation",
+             "eval", "environment", "conversation", "interview", "follow", "question", "answer", "response", "transcript",
+             "output", "completion", "prompt", "task", "interrogation", "instance", "setting", "chain", "message", "email",
+             "query", "request", "experiment", "simulation", "model", "system", "agent", "chatbot", "ai", "frontier", "tested",
+             "leading", "major", "top", "them", "these", "its", "cot", "reasoning", "summarie", "summary", "interaction",
+             "check", "exchange", "trajectory", "game", "round", "turn", "opportunity", "occasion", "situation", "iteration",
+             "llm", "ais", "large", "language", "reasoning", "other"}
+FOR_SUBJECT = re.compile(r"^[^,;.]*?\b(?:for|by|of)\s+(?:the\s+|openai's\s+|anthropic's\s+|google's\s+)?$", re.I)
+POSSESSIVE = re.compile(r"^\s*(?:['’]s)?\s*(?:own\s+|new\s+|latest\s+)?$", re.I)
+CONNECTOR = re.compile(r"^(?:[\s,&]|\band\b|\bor\b|\bas well as\b|\bplus\b|\bboth\b|\bthe\b|\b[\w.-]+['’]s\b)*$", re.I)
 # "from 99% to 34%", "13% -> 0.4%", "0.99 vs 0.34": two numbers that may be the two ends of one difference
 PAIR_LINK = re.compile(r"^\s*(?:to|->|→|=>|vs\.?|versus|down to)\s*$", re.I)
 
@@ -25,6 +39,7 @@ class Subject:
     models: tuple  # candidate model ids
     how: str  # named | family | developer | generic | plural | unknown
     start: int = -1
+    end: int = -1
 
     @property
     def named(self) -> bool:
@@ -55,43 +70,45 @@ class Lookup:
     models_by_developer: dict  # developer -> [model ids]
     families: dict  # family name -> [model ids]
     all_models: tuple
-    semantic_behaviours: object = None  # callable(sentence index) -> {behaviour id: similarity} above threshold
 
 
 def find_reports(analysis, lookup: Lookup) -> list[Report]:
     reports: list[Report] = []
     previous: Report | None = None
     named_anywhere = [m.id for m in analysis.of("MODEL")]
+    specific: Subject | None = None  # the last model, family or lab named so far: what "the model" refers back to
     for index in range(len(analysis.sentences)):
-        found = _sentence_reports(analysis, index, lookup, previous, named_anywhere)
+        found = _sentence_reports(analysis, index, lookup, previous, named_anywhere, specific)
         reports += found
         previous = found[-1] if found else previous
+        here = [s for s in _subjects(analysis, index, lookup, named_anywhere) if s.how in ("named", "family", "developer")]
+        specific = here[-1] if len(here) == 1 else (None if here else specific)
     return reports
 
 
 def _subjects(analysis, index: int, lookup: Lookup, named_anywhere: list) -> list[Subject]:
     """Who the sentence talks about, most specific first."""
-    named = [Subject((m.id,), "named", m.start) for m in analysis.of("MODEL", index)]
+    named = [Subject((m.id,), "named", m.start, m.end) for m in analysis.of("MODEL", index)]
     if named:
         return named
     plural = analysis.of("PLURAL", index)
-    developers = analysis.of("DEVELOPER", index)
-    if plural and developers:  # "OpenAI's AI models lie": a sweeping claim about one lab's models
-        members = tuple(lookup.models_by_developer.get(developers[0].id, ()))
-        return [Subject(members or lookup.all_models, "plural", plural[0].start)]
+    owners = [d for d in analysis.of("DEVELOPER", index) for p in plural
+              if d.end <= p.start and POSSESSIVE.match(analysis.text[d.end:p.start])]
+    if owners:  # "OpenAI's AI models lie": a sweeping claim about one lab's models
+        members = tuple(lookup.models_by_developer.get(owners[0].id, ()))
+        return [Subject(members or lookup.all_models, "plural", plural[0].start, plural[0].end)]
+    if plural:  # "in Anthropic's tests, most frontier models ...": the sweeping subject, not the lab that tested
+        return [Subject(lookup.all_models, "plural", plural[0].start, plural[0].end)]
     for label, how in (("FAMILY", "family"), ("DEVELOPER", "developer")):
         for m in analysis.of(label, index):
             members = lookup.families.get(m.id) if label == "FAMILY" else lookup.models_by_developer.get(m.id, [])
             # "OpenAI's new model ... o1": a lab mention refers to the lab's model named elsewhere in the statement.
             named_here = [mid for mid in named_anywhere if mid in members]
             if named_here:
-                return [Subject((named_here[0],), "named", m.start)]
-            return [Subject(tuple(members or ()), how, m.start)]
-    for label, how in (("GENERIC", "generic"), ("PLURAL", "plural")):
-        hits = analysis.of(label, index)
-        if hits:
-            return [Subject(lookup.all_models, how, hits[0].start)]
-    return []
+                return [Subject((named_here[0],), "named", m.start, m.end)]
+            return [Subject(tuple(members or ()), how, m.start, m.end)]
+    hits = analysis.of("GENERIC", index)
+    return [Subject(lookup.all_models, "generic", hits[0].start, hits[0].end)] if hits else []
 
 
 def _behaviour_regions(analysis, index: int) -> list[tuple[int, dict]]:
@@ -115,18 +132,33 @@ def _nearest(items: list, position: int, key=lambda x: x[0]):
 
 
 def _rate_numbers(analysis, index: int) -> list:
-    return [n for n in analysis.numbers if n.sent == index and (n.quantity.is_rate or n.quantity.kind == "points")]
+    """Numbers that could be how often a model did something: rates, not scores, counts or shares of other things."""
+    return [n for n in analysis.numbers if n.sent == index and (n.quantity.is_rate or n.quantity.kind == "points")
+            and not SCORE_BEFORE.search(analysis.text[max(0, n.start - 25):n.start])
+            and not NEGATED_BEFORE.search(analysis.text[max(0, n.start - 12):n.start])
+            and _share_of_runs(n)]
 
 
-def _sentence_reports(analysis, index, lookup, previous, named_anywhere) -> list[Report]:
+def _share_of_runs(number) -> bool:
+    """'5% of the time', '7 of 100 runs', '96% of AI models' can be results; 'half the takes', '80% of the budget' are not."""
+    words = re.findall(r"[a-z]+", number.following)
+    if words[:1] == ["of"] or (number.quantity.kind == "fraction_word" and words[:1] == ["the"]):
+        nouns = [w for w in words[1:] if w not in ARTICLES][:4]
+        return not nouns or any(w.rstrip("s") in RUN_NOUNS for w in nouns)
+    # A bare fraction word ("the other half only read the appendix") is not a rate of anything.
+    return number.quantity.kind != "fraction_word"
+
+
+def _sentence_reports(analysis, index, lookup, previous, named_anywhere, specific=None) -> list[Report]:
+    if analysis.sentence_text(index).rstrip().endswith("?"):
+        return []  # a question asserts nothing ("Did o1 really try to escape?")
     subjects = _subjects(analysis, index, lookup, named_anywhere)
+    if specific is not None and subjects and all(s.how == "generic" for s in subjects):
+        # "OpenAI's reasoning model ... When the model was led to believe ...": the model named before.
+        subjects = [Subject(specific.models, specific.how, subjects[0].start, subjects[0].end)]
     regions = _behaviour_regions(analysis, index)
     numbers = _rate_numbers(analysis, index)
     inherited = False
-    if not regions and (numbers or subjects) and lookup.semantic_behaviours:
-        meaning = lookup.semantic_behaviours(index)
-        start = analysis.sentences[index][0]
-        regions = [(start, meaning)] if meaning else []
     if not regions and numbers and previous is not None and not subjects:
         regions, inherited = [(analysis.sentences[index][0], {b: 0.8 for b in previous.behaviours})], True
     if not subjects and previous is not None and (regions or numbers):
@@ -145,8 +177,12 @@ def _number_reports(analysis, index, subjects, regions, numbers, inherited) -> l
     for number, group in zip(numbers, _subjects_per_number(subjects, numbers, analysis.text)):
         region = _nearest(regions, number.start)
         behaviours = dict(region[1]) if region else {}
-        quoted = bool(region) and analysis.is_quoted(region[0], number.start)
-        reports += [Report(index, subject, behaviours, number, number.start, quoted, inherited) for subject in group]
+        # A number quoted together with its behaviour, in a sentence that names nobody, is a phrase being discussed
+        # ('stop writing "sandbagged 65% of the time"'), not a result asserted.
+        quoted = inherited and bool(region) and analysis.is_quoted(min(region[0], number.start), number.quantity.end)
+        if quoted:
+            continue
+        reports += [Report(index, subject, behaviours, number, number.start, False, inherited) for subject in group]
     _link_pairs(analysis.text, reports)
     return reports
 
@@ -169,13 +205,28 @@ def _subjects_per_number(subjects, numbers, text: str) -> list[list]:
         return [[s] for s in named]
     groups, previous_end = [], -1
     for i, number in enumerate(numbers):
-        between = [s for s in subjects if previous_end < s.start < number.start]
+        between = _coordinated([s for s in subjects if previous_end < s.start < number.start], text)
         following = [s for s in subjects if number.start < s.start <= number.start + FOLLOWING_CHARS
                      and (i + 1 == len(numbers) or s.start < numbers[i + 1].start)
                      and FOR_SUBJECT.match(text[number.quantity.end:s.start])]
-        groups.append(between or following or [_nearest(subjects, number.start, key=lambda s: s.start)])
+        # Both: "the monitor (GPT-4o) flagged 0.17% of o1-preview's answers" — the claims decide whose number it is.
+        groups.append(between + following or [_nearest(subjects, number.start, key=lambda s: s.start)])
         previous_end = number.start
     return groups
+
+
+def _coordinated(subjects: list, text: str) -> list:
+    """The run of subjects joined only by 'and', commas and possessives that ends right before a number:
+    'Claude Opus 4 and Google's Gemini 2.5 Flash blackmailed in 96%' gives both; 'Gemini and o1 stayed low, and Claude
+    did it in 0.3%' gives Claude alone."""
+    if not subjects:
+        return []
+    group = [subjects[-1]]
+    for subject in reversed(subjects[:-1]):
+        if subject.end < 0 or not CONNECTOR.match(text[subject.end:group[0].start]):
+            break
+        group.insert(0, subject)
+    return group
 
 
 def _plain_reports(analysis, index, subjects, regions) -> list[Report]:
@@ -183,11 +234,21 @@ def _plain_reports(analysis, index, subjects, regions) -> list[Report]:
     for start, behaviours in regions:
         if _denied(analysis, index, start) and not any(s.named for s in subjects):
             continue  # "the lesson isn't that models become deceptive": a denial, not a report
+        if _scare_quoted(analysis, start):
+            continue  # the o1 "scheming" discourse: a word held at arm's length, not a result
         for subject in subjects:
             # A model named only inside a quotation ("o1 tried to escape" posts) is being discussed, not reported on.
             quoted = subject.start >= 0 and analysis.is_quoted(subject.start, subject.start + 1)
             reports.append(Report(index, subject, dict(behaviours), None, start, quoted))
     return reports
+
+
+def _scare_quoted(analysis, start) -> bool:
+    """A behaviour word alone in quotation marks ('"scheming"'), unlike a quoted clause ('"attempted to exfiltrate")."""
+    for qs, qe in analysis.quoted:
+        if qs <= start < qe:
+            return len(analysis.text[qs:qe].split()) <= 2
+    return False
 
 
 def _denied(analysis, index, start) -> bool:

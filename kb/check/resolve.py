@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from kb.check.conditions import conflicts
+from kb.check.quantities import parse_quantities
 
 # How much each kind of evidence weighs when choosing between candidate claims (the pick score).
 SOURCE_WEIGHT = 0.15
@@ -20,6 +21,7 @@ PREFERRED_WEIGHT = 0.08
 SAME_SOURCE_WEIGHT = 0.10
 VARIANT_PENALTY = 0.25
 UNVERIFIED_PENALTY = 0.06
+RATIO_TOLERANCE_CAP = 0.03
 ZERO_PENALTY = 0.3  # a statement saying the model did it, without a number, is not reporting a 0% result
 
 
@@ -39,6 +41,7 @@ class Finding:
     tier: str = ""
     generalised: bool = False  # a sweeping subject elsewhere in the statement generalises this result
     reported: object = None  # the quantity compared with the claim, when not the report's own number (a difference)
+    secondary: bool = False  # the number is not the claim's value but another one its source states with it
 
     @property
     def quantity(self):
@@ -78,7 +81,8 @@ def value_matches(value, quantity) -> bool:
 def _tolerance(quantity) -> float:
     """Half a unit of the last digit the statement wrote: '5%' covers 4.5-5.5%, '0.3%' covers 0.25-0.35%."""
     if quantity.kind == "ratio" and quantity.denominator:
-        return max(0.5 / quantity.denominator, 0.0005)
+        # Half a count, but no looser than 3 points: 'three out of four' states 75%, not 84%.
+        return min(max(0.5 / quantity.denominator, 0.0005), RATIO_TOLERANCE_CAP)
     if quantity.kind == "fraction_word":
         return 0.02
     digits = re.findall(r"\d+(?:\.(\d+))?", quantity.text.replace(",", ""))
@@ -93,9 +97,10 @@ def is_close(value, quantity) -> bool:
 
 
 class Resolver:
-    def __init__(self, kb, evidence: Evidence):
+    def __init__(self, kb, evidence: Evidence, other_numbers: dict | None = None):
         self.kb = kb
         self.evidence = evidence
+        self._other_numbers = other_numbers if other_numbers is not None else {}
 
     # ------------------------------------------------------------ choosing a claim
 
@@ -128,6 +133,14 @@ class Resolver:
     def best(self, report, claims, stated):
         return max(claims, key=lambda c: (self.pick_score(report, c, stated), c.id)) if claims else None
 
+    def other_numbers(self, claim) -> list[float]:
+        """Rates the source's own wording of a claim states besides its value (cached per claim)."""
+        if claim.id not in self._other_numbers:
+            # Only for rates: an accuracy drop's wording states accuracies, which are not drops.
+            quantities = parse_quantities(claim.value_text or "") if claim.metric == "rate" else []
+            self._other_numbers[claim.id] = [q.value for q in quantities if q.is_rate and q.value != claim.value]
+        return self._other_numbers[claim.id]
+
     # ------------------------------------------------------------ resolving
 
     def resolve(self, report, stated: dict) -> Finding | None:
@@ -143,6 +156,8 @@ class Resolver:
         claims = self.candidates(report)
         if report.subject.how == "plural":
             claims = [c for c in claims if report.behaviours.get(c.behaviour, 0) >= 1.0]
+        # Without a number to confirm it, an unverified number is never the result a statement is taken to report.
+        claims = [c for c in claims if c.verification != "unverified"] or claims
         claim = self.best(report, claims, stated)
         return Finding(report, claim, "absent", stated=stated) if claim else None
 
@@ -152,6 +167,13 @@ class Resolver:
         exact = [c for c in candidates if value_matches(c.value, quantity)]
         if exact:
             return self._exact(report, candidates, exact, stated)
+        # A number the source states in the same finding's wording ('0% with the exact prompt; 12% with an addition').
+        stated_too = [c for c in candidates if any(value_matches(v, quantity) for v in self.other_numbers(c))]
+        if stated_too:
+            finding = self._exact(report, candidates, stated_too, stated)
+            if finding is not None:
+                finding.secondary = True
+            return finding
         other_model = self._other_model_exact(report)
         if other_model and report.subject.how in ("named", "family"):
             claim = self.best(report, [c for c in candidates if not conflicts(self.kb, c, stated)] or candidates, stated)
