@@ -303,6 +303,8 @@ LEXICON = RecordType(
         _f("all_runs", "texts", "Phrases that present a rate as a share of all runs.", required=True),
         _f("negators", "texts", "Words that negate a following context cue.", required=True),
         _f("anaphora", "texts", "Negated references to the condition mentioned just before ('without it').", required=True),
+        _f("meta_words", "texts", "Words that make a sentence about a result's reporting rather than a report of it.",
+           required=True),
     ),
 )
 

@@ -122,6 +122,33 @@ def wrong_model(check: FindingCheck) -> str | None:
     return f"{_said(check)} is {kb.models[other.model].name}'s result ({other.id}), not {said}'s"
 
 
+MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
+                                      "september", "october", "november", "december"), start=1)}
+MONTH_YEAR = re.compile(r"\b(" + "|".join(MONTHS) + r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?\s+(20\d\d)\b", re.I)
+DATE_SLACK_MONTHS = 2
+
+
+@detector("wrong_date", misstates=True)
+def wrong_date(check: FindingCheck) -> str | None:
+    """A month and year in the finding's sentence that is not when its source appeared ('Anthropic's December 2024
+    system card' for a card of May 2025). Year-only mentions are too loose to judge."""
+    claim = check.finding.claim
+    source = check.kb.source_of(claim) if claim else None
+    if source is None or not source.date or len(source.date) < 7:
+        return None
+    year, month = int(source.date[:4]), int(source.date[5:7])
+    for match in MONTH_YEAR.finditer(check.analysis.sentence_text(check.finding.report.sentence)):
+        said = _month(match.group(1)), int(match.group(2))
+        if abs((said[1] * 12 + said[0]) - (year * 12 + month)) > DATE_SLACK_MONTHS:
+            return f"dates the result to {match.group(0)}; {source.title} is from {source.date}"
+    return None
+
+
+def _month(word: str) -> int:
+    word = word.lower().rstrip(".")
+    return next(number for name, number in MONTHS.items() if name.startswith(word[:3]))
+
+
 @detector("share_of_models", misstates=True)
 def share_of_models(check: FindingCheck) -> str | None:
     number = check.finding.report.number

@@ -7,7 +7,7 @@ Span labels written to doc.spans["caveat"] (the pattern id is the vocabulary id)
   BEHAVIOUR                                   what the model did
   CONTEXT, NEG_CONTEXT                        a condition stated, or stated as absent
   ANAPHOR_NEG                                 "without it": the condition named just before, absent
-  ALL_RUNS, NEGATOR                           "of all runs"; "without", "not"
+  ALL_RUNS, NEGATOR, META                     "of all runs"; "without", "not"; "the figure", "the stat"
 """
 
 from __future__ import annotations
@@ -66,13 +66,24 @@ def _phrase(label: str, text: str, pid: str) -> dict:
     return {"label": label, "pattern": text, "id": pid}
 
 
-def vocabulary_patterns(kb, lemmatize) -> list[dict]:
+def _fuzzy_name(name: str, model_id: str, tokenize) -> dict | None:
+    """A typo-tolerant pattern for a multi-word model name ('o1-preivew', 'Claude 3.5 Sonet'): its long words may be
+    misspelled, its short ones (version numbers, '-') must be exact, so 'o1' never turns into 'o3'."""
+    tokens = tokenize(name)
+    if len(tokens) < 2 or not any(len(t) >= 5 and t.isalpha() for t in tokens):
+        return None
+    pattern = [{"LOWER": {"FUZZY": t.lower()}} if len(t) >= 5 and t.isalpha() else {"LOWER": t.lower()} for t in tokens]
+    return {"label": "MODEL", "pattern": pattern, "id": model_id}
+
+
+def vocabulary_patterns(kb, lemmatize, tokenize=None) -> list[dict]:
     """All span_ruler patterns, generated from vocabulary/ (models, behaviours, context, lexicon)."""
     lex = kb.lexicon
     patterns = []
     for model in kb.models.values():
         names = dict.fromkeys([model.name, *(model.aliases or [])])
         patterns += [_phrase("MODEL", name, model.id) for name in names]
+        patterns += [p for name in names if (p := _fuzzy_name(name, model.id, tokenize))]
     patterns += [_phrase("FAMILY", name, name) for name in lex.families]
     patterns += [_phrase("DEVELOPER", alias, dev) for dev, aliases in lex.developers.items() for alias in aliases]
     patterns += [_phrase("GENERIC", t, "generic") for t in lex.generic_models]
@@ -80,6 +91,7 @@ def vocabulary_patterns(kb, lemmatize) -> list[dict]:
     patterns += [_phrase("ALL_RUNS", t, "all_runs") for t in lex.all_runs]
     patterns += [_phrase("NEGATOR", t, "negator") for t in lex.negators]
     patterns += [_phrase("ANAPHOR_NEG", t, "anaphor") for t in lex.anaphora]
+    patterns += [_phrase("META", t, "meta") for t in lex.meta_words]
     for behaviour in kb.behaviours.values():
         patterns += [{"label": "BEHAVIOUR", "pattern": _cue_pattern(c, lemmatize), "id": behaviour.id}
                      for c in behaviour.cues or []]
@@ -111,7 +123,7 @@ def build_nlp(kb) -> Language:
     with warnings.catch_warnings():
         # Phrase patterns pass through the lemmatizer on the way in; harmless for LOWER matching (spaCy W012).
         warnings.filterwarnings("ignore", message=r".*\[W012\]")
-        ruler.add_patterns(vocabulary_patterns(kb, _lemmatizer_for(nlp)))
+        ruler.add_patterns(vocabulary_patterns(kb, _lemmatizer_for(nlp), lambda text: [t.text for t in nlp.make_doc(text)]))
     nlp.add_pipe("caveat_quantities")
     return nlp
 

@@ -236,6 +236,8 @@ def _plain_reports(analysis, index, subjects, regions) -> list[Report]:
             continue  # "the lesson isn't that models become deceptive": a denial, not a report
         if _scare_quoted(analysis, start):
             continue  # the o1 "scheming" discourse: a word held at arm's length, not a result
+        if analysis.of("META", index):
+            continue  # "anyone quoting the Claude Opus 4 blackmail figure": about the reporting, not a report
         for subject in subjects:
             # A model named only inside a quotation ("o1 tried to escape" posts) is being discussed, not reported on.
             quoted = subject.start >= 0 and analysis.is_quoted(subject.start, subject.start + 1)
