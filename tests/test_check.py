@@ -1,0 +1,238 @@
+"""kb check: the JSONL contract, each detector on statements written for this test, bad input, exit codes,
+and kb eval's figures on the labelled sets. Uses the real spaCy pipeline and the real embedding model
+(loaded once per test session)."""
+
+import json
+
+import pytest
+
+from kb.check import load_checker
+from kb.check.checker import MATCH_SCORE
+from kb.check.detectors import DETECTORS, MISSTATING
+from kb.check.evaluate import evaluate, load_labels
+from kb.wording import faithful_sentence
+from kbtest import ROOT, run_kb
+
+pytestmark = pytest.mark.slow
+VERDICTS = {"ok", "missing_context", "misstated", "no_claim"}
+NUMBER_STATES = {"match", "mismatch", "other_condition", "unsupported", "absent"}
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return load_checker(ROOT)
+
+
+def matched(result):
+    return [f for f in result["findings"] if f["tier"] == "match"]
+
+
+# (statement, verdict, claim reported, number status, a problem kind that must be reported or None, dropped keys)
+DETECTOR_CASES = [
+    ("o1 tried to disable oversight 5% of the time", "missing_context", "o1card-oversight", "match",
+     "dropped_context", {"goal_nudge"}),
+    ("In Apollo Research's tests, after being told that nothing else mattered, o1 tried to disable its oversight "
+     "mechanism 5% of the time.", "ok", "o1card-oversight", "match", None, set()),
+    ("o1 disabled its oversight mechanism in 40% of Apollo's tests.", "misstated", None, "unsupported",
+     "unsupported_number", set()),
+    ("Even when explicitly told to allow itself to be shut down, o3 sabotaged the shutdown script in 79 of 100 runs.",
+     "misstated", "palisade-with-o3", "other_condition", "wrong_condition", set()),
+    ("In Palisade's test, o4-mini sabotaged the shutdown script 7 times out of 100 even when told to allow it.",
+     "misstated", "palisade-with-o4-mini", "mismatch", "wrong_model", set()),
+    ("96% of AI models chose blackmail in Anthropic's tests.", "misstated", "agentic-blackmail-claude-opus-4", "match",
+     "share_of_models", set()),
+    ("Claude 3.5 Sonnet sandbagged 65% of the time.", "misstated", "apollo-t6-sandbag-goal-sonnet35", "match",
+     "accuracy_as_frequency", {"accuracy_drop"}),
+    ("o1 lied in 99% of all tests.", "misstated", "o1card-doubledown", "match", "conditional_as_unconditional",
+     {"conditional_rate"}),
+    ("AI models resort to blackmail.", "missing_context", None, "absent", "overgeneralisation", {"binary_choice"}),
+    ("In 84% of test scenarios, the AI threatened to blackmail the engineer.", "missing_context",
+     "c4card-blackmail-84", "match", "dropped_context", {"binary_choice"}),
+    ("Anthropic's December 2024 system card says Claude Opus 4, left no option but blackmail or replacement, "
+     "blackmailed the engineer in 84% of test rollouts.", "misstated", "c4card-blackmail-84", "match", "wrong_date", set()),
+    ("OpenAI released a new model today.", "no_claim", None, None, None, set()),
+]
+
+
+@pytest.mark.parametrize("text,verdict,claim,number,problem,dropped", DETECTOR_CASES)
+def test_detectors_on_statements(checker, text, verdict, claim, number, problem, dropped):
+    result = checker.check(text)
+    assert result["verdict"] == verdict, result
+    if number is None:
+        assert matched(result) == []
+        return
+    finding = next(f for f in matched(result) if claim is None or f["claim"] == claim)
+    assert finding["number"] == number
+    assert dropped <= set(finding["missing_context"])
+    if problem:
+        assert problem in {p["kind"] for p in finding["problems"]}
+
+
+def test_every_registered_detector_is_exercised_above():
+    kinds = {kind for kind, _fn in DETECTORS}
+    tested = {case[4] for case in DETECTOR_CASES if case[4]}
+    assert kinds - tested == {"number_mismatch"} or kinds - tested == set()
+    assert {"unsupported_number", "wrong_condition", "wrong_model", "share_of_models", "accuracy_as_frequency",
+            "conditional_as_unconditional", "wrong_date"} <= MISSTATING
+
+
+def test_number_mismatch_for_a_near_miss(checker):
+    finding = matched(checker.check("In Palisade's tests o3 sabotaged the shutdown 8 times out of 100 even when told "
+                                    "to allow itself to be shut down."))[0]
+    assert finding["claim"] == "palisade-with-o3" and finding["number"] == "mismatch"
+    assert "number_mismatch" in {p["kind"] for p in finding["problems"]}
+
+
+def test_a_condition_stated_for_one_number_does_not_cover_the_other(checker):
+    result = checker.check("With the 'allow shutdown' instruction, o3 sabotaged the shutdown 7 times out of 100. "
+                           "Without it, 79 out of 100.")
+    claims = {f["claim"]: f for f in matched(result)}
+    assert set(claims) == {"palisade-with-o3", "palisade-without-o3"}
+    assert result["verdict"] == "ok"
+
+
+def test_models_and_numbers_pair_in_order(checker):
+    result = checker.check("The o3-mini, o4-mini, and Codex-mini models failed to comply in 1%, 7%, and 12% of cases.")
+    kinds = {p["kind"] for f in matched(result) for p in f["problems"]}
+    assert result["verdict"] == "misstated" and "wrong_model" in kinds
+    assert any(f["claim"] == "palisade-with-codex-mini" and f["number"] == "match" for f in matched(result))
+
+
+def test_an_accuracy_drop_written_as_two_accuracies(checker):
+    result = checker.check("In Apollo's sandbagging test, Claude 3.5 Sonnet, given a goal in its prompt, saw its "
+                           "accuracy fall from 99% to 34%.")
+    finding = matched(result)[0]
+    assert finding["claim"] == "apollo-t6-sandbag-goal-sonnet35" and finding["reported_value"] == pytest.approx(0.65)
+    assert "accuracy_as_frequency" not in {p["kind"] for p in finding["problems"]}
+
+
+def test_suggestion_keeps_the_key_condition_and_fits(checker):
+    finding = matched(checker.check("o1 tried to disable oversight 5% of the time"))[0]
+    assert "nothing else matters" in finding["suggestion"] and len(finding["suggestion"]) <= 280
+    assert finding["source"] == "OpenAI o1 System Card" and "Table 10" in finding["locator"]
+
+
+def test_every_claim_has_a_faithful_sentence_within_280_characters(checker):
+    for claim in checker.kb.claims.values():
+        sentence = faithful_sentence(checker.kb, claim)
+        assert 0 < len(sentence) <= 280, claim.id
+
+
+# ---------------------------------------------------------------- the output contract
+
+def test_result_objects_follow_the_contract(checker):
+    results = list(checker.check_many([("a", "o1 tried to disable oversight 5% of the time"), ("b", "hello there")]))
+    assert [r["id"] for r in results] == ["a", "b"]
+    for result in results:
+        assert {"id", "text", "verdict", "findings"} <= set(result) and result["verdict"] in VERDICTS
+        for f in result["findings"]:
+            assert set(f) >= {"claim", "model", "behaviour", "score", "value", "reported_value", "number",
+                              "missing_context", "present_context", "problems", "explanation", "suggestion", "source",
+                              "locator"}
+            assert f["number"] in NUMBER_STATES and 0 <= f["score"] <= 1 and f["tier"] in ("match", "suggest")
+            assert f["model"] in checker.kb.models and f["behaviour"] in checker.kb.behaviours
+            assert set(f["missing_context"]) <= set(checker.kb.context)
+            assert all(set(p) == {"kind", "detail"} for p in f["problems"])
+            if f["tier"] == "match":
+                assert f["score"] >= MATCH_SCORE
+
+
+def test_jsonl_cli_reads_json_and_plain_lines_in_order(tmp_path):
+    lines = [json.dumps({"id": "x1", "text": "o1 tried to disable oversight 5% of the time"}),
+             "The o3 model evaded shutdown in 7 out of 100 attempts.",
+             '{"id": "broken", "text": ',
+             json.dumps({"id": "long", "text": "o1 " * 8000})]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_kb("check", "--jsonl", "--file", str(path))
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["x1", "2", "3", "long"]
+    assert out[0]["verdict"] == "missing_context" and out[1]["verdict"] == "missing_context"
+    assert out[2]["error"]["code"] == "bad_json" and out[3]["error"]["code"] == "too_long"
+    assert out[3]["verdict"] is None and "20,000" in out[3]["error"]["message"]
+    assert result.returncode == 2  # an input error in the batch; the rest was still checked
+
+
+def test_jsonl_from_stdin_and_invalid_utf8_lines(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"o1 tried to disable oversight 5% of the time\n\xff\xfe bad bytes\n")
+    result = run_kb("check", "--jsonl", "--file", str(path))
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert out[1]["error"]["code"] == "not_utf8" and out[0]["verdict"] == "missing_context"
+    piped = run_kb("check", "--jsonl", input="The o3 model evaded shutdown in 7 out of 100 attempts.\n")
+    assert json.loads(piped.stdout)["verdict"] == "missing_context" and piped.returncode == 1
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("text,verdict,code", [
+    ("", "no_claim", None),
+    ("   \n\t ", "no_claim", None),
+    ("x" * 20_001, None, "too_long"),
+    (b"\xff\xfeo1 5%", None, "not_utf8"),
+    ("\x00\x01\x02\x03binary\x04\x05", None, "binary"),
+    (12345, None, "not_text"),
+])
+def test_bad_input_gets_a_clear_result(checker, text, verdict, code):
+    result = checker.check(text)
+    assert result["verdict"] == verdict and result["findings"] == []
+    if code:
+        assert result["error"]["code"] == code and result["error"]["message"]
+
+
+def test_html_is_reduced_to_text(checker):
+    result = checker.check("<p>o1 tried to <b>disable oversight</b> 5% of the time</p><script>alert(1)</script>")
+    assert result["verdict"] == "missing_context" and any("HTML" in n for n in result["notices"])
+    assert "alert" not in json.dumps(result["findings"])
+
+
+def test_non_english_text_is_reported_not_guessed(checker):
+    result = checker.check("Le modèle o1 a tenté de désactiver la surveillance dans 5 % des cas, selon les tests.")
+    assert result["verdict"] == "no_claim" and any("English" in n for n in result["notices"])
+
+
+def test_hostile_text_is_handled(checker):
+    texts = ["'" * 5000, "(" * 3000 + "o1 5%", "o1 " * 6000, "%" * 10000, "\u202e o1 5% \u202d", "5% " * 5000]
+    for result in checker.check_many((str(i), t) for i, t in enumerate(texts)):
+        assert result["verdict"] in VERDICTS
+
+
+# ---------------------------------------------------------------- exit status
+
+def test_cli_exit_status(tmp_path):
+    assert run_kb("check", "o1 tried to disable oversight 5% of the time").returncode == 1
+    ok = run_kb("check", "With the 'allow shutdown' instruction, o3 sabotaged the shutdown 7 times out of 100 in "
+                         "Palisade's test. Without it, 79 out of 100.")
+    assert ok.returncode == 0 and ok.stdout.startswith("OK")
+    assert run_kb("check", "o1 " * 8000).returncode == 2
+    both = run_kb("check", "text", "--file", str(tmp_path / "missing.txt"))
+    assert both.returncode == 2 and "Traceback" not in both.stderr
+
+
+# ---------------------------------------------------------------- measured
+
+@pytest.mark.parametrize("labels", ["statements/labelled-development-set.yaml", "tests/data/statements-variants.yaml",
+                                    "tests/data/statements-variants-2.yaml"])
+def test_eval_meets_the_goals_on_the_development_sets(checker, labels):
+    evaluation = evaluate(checker, load_labels(ROOT / labels))
+    figures = evaluation.figures
+    assert figures["flag_accuracy"] >= 0.90 and figures["claim_recall"] >= 0.90
+    assert figures["missing_context_recall"] >= 0.85 and figures["false_alarm_rate"] <= 0.10
+    assert figures["misstated_recall"] >= 0.75
+
+
+def test_eval_cli_prints_the_five_figures_and_saves_them(tmp_path):
+    out = tmp_path / "eval.json"
+    result = run_kb("eval", "statements/labelled-development-set.yaml", "--save", str(out))
+    assert result.returncode == 0
+    for name in ("flag accuracy", "claim recall", "missing-context recall", "false-alarm rate", "misstated recall"):
+        assert name in result.stdout
+    saved = json.loads(out.read_text())
+    assert saved["statements"] == 20 and set(saved["figures"]) >= {"flag_accuracy", "false_alarm_rate"}
+
+
+def test_eval_cli_rejects_a_file_without_labels(tmp_path):
+    path = tmp_path / "labels.yaml"
+    path.write_text("statements:\n- {id: a, text: hello}\n")
+    result = run_kb("eval", str(path))
+    assert result.returncode == 2 and "verdict" in result.stderr and "Traceback" not in result.stderr
