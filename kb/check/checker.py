@@ -33,8 +33,8 @@ from kb.wording import faithful_sentence
 # reported ("match") or only offered ("suggest"). Behaviours are found by cues and numbers, not by similarity:
 # on the development sets a sentence's similarity to a behaviour's definition did not separate true from false.
 CONTEXT_MEANING = 0.62
-MATCH_SCORE = 0.55
-SUGGEST_SCORE = 0.40
+MATCH_SCORE = 0.60
+SUGGEST_SCORE = 0.45
 BATCH = 128
 CHUNK_CHARS = 600  # sentences are embedded together up to this length: one encode for a typical statement
 STOPWORDS = {"the", "and", "for", "with", "from", "that", "this", "are", "models", "model", "large", "language",
