@@ -36,9 +36,14 @@ def statements(kb, wanted: int) -> list[str]:
         texts.append(faithful_sentence(kb, c))
         texts.append(f"{model} {behaviour.phrase}" + (f" {format_value(c)} of the time." if c.value is not None else "."))
         texts.append(f"BREAKING: {model.upper()} {behaviour.phrase.upper()}!")
+        texts.append(f"{model}, {behaviour.label.lower()}: {c.value_text} ({c.locator}).")
     for a, b in zip(claims, claims[7:] + claims[:7]):
         texts.append(f"{kb.models[a.model].name}: {format_value(a)}. And {kb.models[b.model].name} "
                      f"{kb.behaviours[b.behaviour].phrase} in {format_value(b)} of tests.")
+    for c in claims:  # the number moved to the wrong model or condition, as misreports do
+        other = next(m for m in kb.models.values() if m.id != c.model)
+        texts.append(f"According to {kb.source_of(c).title}, {other.name} {kb.behaviours[c.behaviour].phrase} "
+                     f"{format_value(c)} of the time, researchers said.")
     distinct = list(dict.fromkeys(texts))
     return distinct[:wanted] if len(distinct) >= wanted else distinct
 
