@@ -184,6 +184,27 @@ def _check_jsonl(obj, path, progress) -> int:
     return status
 
 
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.pass_obj
+def patterns(obj, output):
+    """Print the checker's span_ruler patterns, generated from vocabulary/ (spaCy's JSONL pattern format)."""
+    from kb.build import InvalidData, load_valid
+    from kb.check.nlp import build_nlp, pattern_lines
+
+    try:
+        lines = pattern_lines(build_nlp(load_valid(obj.root)))
+    except InvalidData as exc:
+        print_problems(exc.problems)
+        sys.exit(1)
+    text = "\n".join(lines) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {len(lines)} patterns to {output}.", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 @cli.command(name="eval")
 @click.argument("labels", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")

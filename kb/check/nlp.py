@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 
 import spacy
 from spacy.language import Language
@@ -128,11 +127,6 @@ def build_nlp(kb) -> Language:
     return nlp
 
 
-def write_patterns(nlp, path: Path) -> Path:
-    """Dump the generated patterns as JSONL (spaCy's own pattern format), for inspection and diffs."""
-    ruler = nlp.get_pipe("span_ruler")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        for pattern in ruler.patterns:
-            out.write(json.dumps(pattern, ensure_ascii=False, sort_keys=True) + "\n")
-    return path
+def pattern_lines(nlp) -> list[str]:
+    """The generated patterns as JSONL lines (spaCy's own pattern format), for inspection and diffs."""
+    return [json.dumps(pattern, ensure_ascii=False, sort_keys=True) for pattern in nlp.get_pipe("span_ruler").patterns]
