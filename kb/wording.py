@@ -80,10 +80,11 @@ def faithful_sentence(kb, claim, with_contrast: bool = True, limit: int = MAX_CH
 
 
 def _assemble(kb, claim, test, others, contrast) -> str:
+    """'In a sandboxed test, even when told to allow itself to be shut down, OpenAI o3 sabotaged ... in 7% of runs;
+    when not told to allow the shutdown: 79%.' The conditions come first, so the number is read under them."""
+    lead = ", ".join(filter(None, [test, *others]))
     core = _core(kb, claim)
-    text = f"{test[0].upper() + test[1:]}, {core}" if test else core
-    if others:
-        text += " " + ", ".join(others)
+    text = f"{lead[0].upper() + lead[1:]}, {core}" if lead else core
     if contrast:
         text += f"; {contrast}"
     return text + "."
