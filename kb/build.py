@@ -49,8 +49,8 @@ def build(root: Path, out: Path | None = None, extras=None, checks: bool = True)
     graph = build_graph(knowledge_base)
     out = Path(out) if out else default_database(root)
     digest = data_hash(root)
-    meta = {"data_hash": digest, "caveat_version": kb.__version__, "schema": "1"}
     tables, rows = extras(knowledge_base) if extras else ([], {})
+    meta = {"data_hash": digest, "caveat_version": kb.__version__, "layout_hash": current_layout_hash()}
     write_database(knowledge_base, graph, out, meta, tables, rows)
     counts = {"sources": len(knowledge_base.sources), "settings": len(knowledge_base.settings),
               "claims": len(knowledge_base.claims), "statements": len(knowledge_base.statements),
@@ -67,23 +67,37 @@ def _checker_for(root: Path, knowledge_base):
     return Checker(knowledge_base, cache_path=build_dir(root) / "cache" / "embeddings.npz")
 
 
-def database_hash(path: Path) -> str | None:
-    """The data hash a built database records, or None when it is missing or unreadable."""
+def current_layout_hash() -> str:
+    """The layout this code writes, counting the checker's tables (whether a build includes them or not)."""
+    from kb.check.store import CHECK_TABLES
+    from kb.database import layout_hash
+
+    return layout_hash(CHECK_TABLES)
+
+
+def build_meta(path: Path) -> dict:
+    """The kb_meta facts a built database records ({} when it is missing or unreadable)."""
     import sqlite3
 
     if not Path(path).is_file():
-        return None
+        return {}
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            row = conn.execute("select value from kb_meta where key = 'data_hash'").fetchone()
+            return dict(conn.execute("select key, value from kb_meta").fetchall())
     except sqlite3.Error:
-        return None
-    return row[0] if row else None
+        return {}
+
+
+def database_hash(path: Path) -> str | None:
+    """The data hash a built database records, or None when it is missing or unreadable."""
+    return build_meta(path).get("data_hash")
 
 
 def is_stale(root: Path, path: Path | None = None) -> bool:
-    """True when the database is missing or was built from other data than what is on disk now."""
-    return database_hash(path or default_database(root)) != data_hash(root)
+    """True when the database is missing, was built from other data than what is on disk now, or was written by
+    code with another table layout."""
+    meta = build_meta(path or default_database(root))
+    return meta.get("data_hash") != data_hash(root) or meta.get("layout_hash") != current_layout_hash()
 
 
 def ensure_database(root: Path, path: Path | None = None, build_fn=None) -> Path:

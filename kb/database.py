@@ -93,6 +93,11 @@ TABLES = [
            ("type", str, "cites, measured_under, about, contrasts_with or reports."),
            ("differs_by", str, "For contrasts_with: the context key that differs, or 'source'.")] + PROVENANCE,
           ("source_node", "target_node", "type")),
+    Table("lexicon", schema.LEXICON.description + " One row per entry, so the database alone can run the checker.",
+          [("name", str, "The entry: a field of vocabulary/lexicon.yaml."),
+           ("value", str, "Its words, as JSON: a list, or a mapping of names to lists."),
+           ("description", str, "What the checker uses the entry for.")] + PROVENANCE,
+          ("name",)),
     Table("kb_meta", "Facts about this build: the data hash it was built from and the versions that built it.",
           [("key", str, "What the fact is."), ("value", str, "Its value.")], ("key",)),
 ]
@@ -107,6 +112,16 @@ VIEWS = {
         "from claims join conditions on conditions.setting_id = claims.setting_id",
     ),
 }
+
+
+def layout_hash(extra_tables=()) -> str:
+    """A fingerprint of the tables' layout and the schema's fields: a database built by code with another layout is
+    stale even if the data has not changed."""
+    import hashlib
+
+    layout = [(t.name, [(n, ty.__name__) for n, ty, _ in t.columns], t.pk) for t in [*TABLES, *extra_tables]]
+    fields = [(r.name, [(f.name, f.kind) for f in r.fields]) for r in schema.RECORD_TYPES.values()]
+    return hashlib.sha256(json.dumps([layout, fields, sorted(VIEWS)]).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- rows
@@ -149,6 +164,7 @@ def rows_for(kb, graph) -> dict[str, list[dict]]:
         "statement_claims": [{"statement_id": s.id, "claim_id": cid, "file": s.file, "line": _line(s, "claims")}
                              for s in kb.statements.values() for cid in dict.fromkeys(s.claims or [])],
         "edges": [_edge_row(u, v, data) for u, v, data in graph.edges(data=True)],
+        "lexicon": _lexicon_rows(kb.lexicon),
     }
     return rows
 
@@ -171,6 +187,14 @@ def _statement_row(statement, table: Table) -> dict:
                   label_missing=label.missing if label else None,
                   label_present=label.present if label else None,
                   label_reports=reports)
+
+
+def _lexicon_rows(lexicon) -> list[dict]:
+    """One row per lexicon field, in schema order (kb.publish reads them back into a Lexicon record)."""
+    if lexicon is None:
+        return []
+    return [{"name": f.name, "value": _json(getattr(lexicon, f.name)), "description": f.description,
+             "file": lexicon.file, "line": _line(lexicon, f.name)} for f in schema.LEXICON.fields]
 
 
 def _edge_row(u: str, v: str, data: dict) -> dict:
