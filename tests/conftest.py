@@ -13,3 +13,12 @@ def built_db(tmp_path_factory) -> Path:
     from kb.build import build
 
     return build(ROOT, tmp_path_factory.mktemp("built") / "kb.db").path
+
+
+@pytest.fixture(scope="session")
+def checker(built_db):
+    """The checker `kb serve` builds for built_db, loaded once per test run (~5 s) and shared with every server
+    in this process: the server keeps one checker per database file, and this fixture fills that cache first."""
+    from kb.publish.check_routes import checker_for_database
+
+    return checker_for_database(built_db)

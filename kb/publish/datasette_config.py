@@ -24,12 +24,13 @@ DESCRIPTION = (
     "Caveat tracks published results of AI-safety ('scheming') evaluations as claims — a value measured under "
     "stated conditions, with its source, locator and quote — and the public statements that report them. "
     "Numbers depend on their conditions (a goal nudge, an allow-shutdown instruction, a constructed test): "
-    "every claim page lists them. The data is licensed CC BY 4.0; the code that builds and serves it is MIT."
+    "every claim page lists them. Paste a draft at /-/check to see which conditions it drops. "
+    "The data is licensed CC BY 4.0; the code that builds and serves it is MIT."
 )
 
 # Where each table's rows are curated, so a reader can find (and fix) the YAML behind a row.
 TABLE_SOURCES = {
-    "models": "vocabulary/models.yaml", "behaviours": "vocabulary/behaviours.yaml",
+    "models": "vocabulary/models.yaml", "behaviours": "vocabulary/behaviours.yaml", "lexicon": "vocabulary/lexicon.yaml",
     "context_keys": "vocabulary/context.yaml", "verdicts": "vocabulary/verdicts.yaml",
     "sources": "sources/<source id>.yaml", "settings": "claims/<source id>.yaml",
     "conditions": "claims/<source id>.yaml", "claims": "claims/<source id>.yaml",

@@ -12,9 +12,11 @@ URLs (one family per concern):
   /-/graph/<claim id>        the claim's neighbourhood as a server-rendered SVG; add .json for node-link JSON
   /-/graph.json              the whole graph as node-link JSON
   /-/bibtex/<source id>.bib  one BibTeX entry; /-/bibtex.bib all of them
-Phase 2 (the checker) adds /-/check and /-/check.json: register them in `register_routes`, keep the loaded
-checker on `Served` next to the graph (loaded once per process), and `machine_verdicts` already shows the
-`checks` table's verdicts on claim pages when `kb build` writes it.
+  /kb/statements/<id>        the statement's row page, with the checker's stored verdict card and its ClaimReview
+  /-/check, /-/check.json    check any text: a form with a verdict card, and the API (kb.publish.check_routes)
+  /-/check.jsonld, /-/claimreview/...  schema.org ClaimReview JSON-LD (kb.publish.claimreview)
+The checker is loaded once per database file per process, on first use (kb.publish.check_routes), from the
+records read back here — which is why the database carries the checker's lexicon too.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ from kb.graph import build_graph, neighbourhood, node_id, to_json
 from kb.publish.bibtex import bibtex_entry
 from kb.publish.datasette_config import DATABASE
 from kb.publish.svg import graph_svg
-from kb.records import (Behaviour, Claim, Condition, ContextKey, Contrast, KnowledgeBase, Label, Model, Report,
-                        Setting, Source, Statement, Verdict)
+from kb.records import (Behaviour, Claim, Condition, ContextKey, Contrast, KnowledgeBase, Label, Lexicon, Model,
+                        Report, Setting, Source, Statement, Verdict)
 from kb.wording import faithful_sentence
 
 HERE = Path(__file__).resolve().parent
@@ -103,6 +105,7 @@ def read_knowledge_base(conn: sqlite3.Connection) -> KnowledgeBase:
     _read_settings(conn, kb)
     _read_claims(conn, kb)
     _read_statements(conn, kb)
+    kb.lexicon = _read_lexicon(conn)
     return kb
 
 
@@ -132,6 +135,20 @@ def _read_statements(conn, kb):
         lines = {"claims": claims[0]["line"]} if claims else {}
         kb.statements[row["id"]] = _record(Statement, schema.STATEMENT, row, source=row["source_id"], lines=lines,
                                            claims=[c["claim_id"] for c in claims], label=_label(row))
+
+
+def _read_lexicon(conn):
+    """The checker's lexicon, or None for a database built before it had a `lexicon` table."""
+    if not conn.execute("select 1 from sqlite_master where type = 'table' and name = 'lexicon'").fetchone():
+        return None
+    rows = {r["name"]: r for r in _rows(conn, "lexicon")}
+    if not rows:
+        return None
+    values = {name: json.loads(row["value"]) for name, row in rows.items()}
+    lines = {name: row["line"] for name, row in rows.items()}
+    first = next(iter(rows.values()))
+    return _record(Lexicon, schema.LEXICON, {"file": first["file"], "line": min(lines.values())}, lines=lines,
+                   **values)
 
 
 def _label(row: dict):
@@ -316,17 +333,37 @@ def source_page(datasette, data: Served, source_id: str) -> dict | None:
             "claims": claims, "claims_url": datasette.urls.table(DATABASE, "claims") + f"?source_id={quote(source.id)}"}
 
 
+async def statement_page(datasette, request, data: Served, statement_id: str) -> dict | None:
+    """The checker's stored verdict card for a statement, and its ClaimReview (linked, and embedded as JSON-LD)."""
+    from kb.publish import check_routes, claimreview
+
+    result = (await claimreview.statement_results(datasette, statement_id)).get(statement_id)
+    if result is None or statement_id not in data.kb.statements:
+        return None
+    review = claimreview.statement_review(datasette, request, data.kb, result)
+    statement = data.kb.statements[statement_id]
+    return {"text": statement.text, "who": statement.who, "date": statement.date,
+            "card": check_routes.verdict_card(datasette, data.kb, result), "jsonld": Markup(inert_json(review)),
+            "claimreview_url": datasette.urls.path(f"-/claimreview/{quote(statement_id, safe='')}.jsonld"),
+            "check_url": datasette.urls.path("-/check")}
+
+
 # ---------------------------------------------------------------- routes
 
 def _cache_headers(datasette) -> dict:
     return {"cache-control": f"max-age={datasette.setting('default_cache_ttl')}"}
 
 
-def json_response(data, status: int = 200, headers: dict | None = None) -> Response:
-    """JSON with <, > and & escaped as \\u003c etc.: still valid JSON, and inert if a browser sniffs it as HTML."""
+def inert_json(data) -> str:
+    """JSON with <, > and & escaped as \\u003c etc.: still valid JSON, inert if a browser sniffs it as HTML, and safe
+    inside a <script type="application/ld+json"> element."""
     body = json.dumps(data, ensure_ascii=False)
-    body = body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Response(body, status=status, headers=headers or {}, content_type="application/json; charset=utf-8")
+    return body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def json_response(data, status: int = 200, headers: dict | None = None,
+                  content_type: str = "application/json; charset=utf-8") -> Response:
+    return Response(inert_json(data), status=status, headers=headers or {}, content_type=content_type)
 
 
 def _no_database() -> Response:
@@ -334,7 +371,8 @@ def _no_database() -> Response:
 
 
 # kind -> (table, query argument that searches it): claims have full-text search, sources a substring filter.
-SEARCHES = {"claim": ("claims", "_search"), "source": ("sources", "id__contains")}
+SEARCHES = {"claim": ("claims", "_search"), "source": ("sources", "id__contains"),
+            "statement": ("statements", "_search")}
 
 
 def _closest(wanted: str, ids) -> list[str]:
@@ -426,16 +464,33 @@ async def all_bibtex(datasette) -> Response:
 
 # ---------------------------------------------------------------- hooks
 
+CHECK_API_PATHS = ("/-/check.json", "/-/check.jsonld")
+
+
 @hookimpl
 def register_routes():
+    from kb.publish import check_routes, claimreview  # they import this module's helpers
+
     return [
         (r"^/-/graph\.json$", whole_graph_json),
         (r"^/-/graph/(?P<claim_id>[^/]+?)(?P<format>\.json)?$", graph_view),
         (r"^/-/bibtex\.bib$", all_bibtex),
         (r"^/-/bibtex/(?P<source_id>[^/]+)\.bib$", bibtex_view),
         (r"^/-/caveat/(?P<path>.*)$", asgi_static(str(STATIC))),
-        # Phase 2: (r"^/-/check$", check_page), (r"^/-/check\.json$", check_api)
+        (r"^/-/check$", check_routes.check_page),
+        (r"^/-/check\.json$", check_routes.check_api),
+        (r"^/-/check\.jsonld$", claimreview.check_view),
+        (r"^/-/claimreview\.jsonld$", claimreview.all_statements_view),
+        (r"^/-/claimreview/terms$", claimreview.terms_view),
+        (r"^/-/claimreview/(?P<statement_id>[^/]+)\.jsonld$", claimreview.statement_view),
     ]
+
+
+@hookimpl
+def skip_csrf(scope):
+    # The check API has no side effects and takes JSON, which a cross-site form cannot send; CSRF tokens would only
+    # stop API clients that happen to hold Datasette's cookie. The HTML form keeps its token.
+    return scope.get("path", "").endswith(CHECK_API_PATHS)
 
 
 @hookimpl
@@ -450,9 +505,12 @@ def extra_css_urls(database, datasette):
     return [{"url": datasette.urls.path(CSS)}] if database == DATABASE else []
 
 
+PAGE_TABLES = ("claims", "sources", "statements")  # row pages with Caveat's panel above the columns
+
+
 @hookimpl
 def extra_template_vars(view_name, database, table, request, datasette):
-    if view_name != "row" or database != DATABASE or table not in ("claims", "sources") or request is None:
+    if view_name != "row" or database != DATABASE or table not in PAGE_TABLES or request is None:
         return {}
 
     async def page_vars():
@@ -462,6 +520,8 @@ def extra_template_vars(view_name, database, table, request, datasette):
             return {}
         if table == "claims":
             return {"caveat_claim": claim_page(datasette, data, pks[0])}
+        if table == "statements":
+            return {"caveat_statement": await statement_page(datasette, request, data, pks[0])}
         return {"caveat_source": source_page(datasette, data, pks[0])}
 
     return page_vars
