@@ -16,8 +16,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
@@ -32,9 +30,10 @@ from kb.database import TABLES_BY_NAME, Table
 from kb.graph import build_graph, neighbourhood
 from kb.project import data_hash
 from kb.publish.datasette_config import FACETS, all_tables, canned_queries, describe, metadata, settings
-from kb.publish.datasette_plugin import read_knowledge_base
+from kb.readback import read_knowledge_base
 from kb.publish.serve import ServeError, datasette_args, prepare
 from kb.wording import faithful_sentence
+from live import free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = "<script>alert(1)</script>"
@@ -490,25 +489,6 @@ def test_kb_serve_on_a_busy_port_says_how_to_pick_another(built_db):
                                  "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "--port 0 picks a free port" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"kb serve exited early: {process.stderr.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"kb serve did not answer at {url} within {timeout} s")
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from kb.build import build, load_valid
 from kb.publish.check_routes import MAX_BATCH_CHARS, MAX_BODY_BYTES, MAX_CHARS, MAX_STATEMENTS, verdict_card
 from kb.publish.claimreview import TERMS
 from kb.publish.datasette_config import metadata, settings
-from kb.publish.datasette_plugin import read_knowledge_base
+from kb.readback import read_knowledge_base
 from kb.publish.serve import datasette_args, prepare
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,8 +34,9 @@ from kb.check.inputs import MAX_CHARS, InputError
 from kb.check.render import NUMBER_WORDS
 from kb.format import format_value
 from kb.publish.datasette_config import DATABASE
-from kb.publish.datasette_plugin import (VERIFICATION_WARNINGS, bibtex_url, json_response, read_knowledge_base,
+from kb.publish.datasette_plugin import (VERIFICATION_WARNINGS, bibtex_url, json_response,
                                          row_url, served)
+from kb.readback import read_knowledge_base
 
 MAX_STATEMENTS = 100  # per batch request
 MAX_BATCH_CHARS = 200_000  # all texts of a batch together
