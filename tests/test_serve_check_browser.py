@@ -7,121 +7,42 @@ Screenshots go to test-artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+from live import chromium, kb_serve, recording_page, screenshot
+
 DROPS_NUDGE = "o1 tried to disable its oversight mechanism 5% of the time."
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def require_browser():
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is not installed (pip install -e '.[test]')"
-    if reason and os.environ.get("CAVEAT_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"CAVEAT_REQUIRE_BROWSER=1 but {reason}")
-    if reason:
-        pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_answering(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"kb serve exited early: {process.stderr.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=timeout):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"kb serve did not answer at {url} within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def server(built_db):
-    """`kb serve` on a free loopback port, its checker loaded by a first check; stopped when the module is done."""
-    require_browser()
-    port = free_port()
-    command = [sys.executable, "-m", "kb.cli", "--root", str(ROOT), "serve", "--db", str(built_db), "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(base + "/-/versions.json", process, timeout=60)
-        wait_until_answering(base + "/-/check.json?text=" + quote("o1 schemed"), process, timeout=120)
+    """`kb serve` with its checker loaded by a first check."""
+    with kb_serve(built_db, warm_urls=["/-/check.json?text=" + quote("o1 schemed")]) as base:
         yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def open_page(browser, javascript: bool):
-    """A page that records the hosts it contacts and any dialog a script opens."""
-    context = browser.new_context(java_script_enabled=javascript, viewport={"width": 1300, "height": 1000})
-    page = context.new_page()
-    page.hosts, page.dialogs = set(), []
-    page.on("request", lambda request: page.hosts.add(urlparse(request.url).hostname))
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    return context, page
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture()
 def page(browser):
-    context, page = open_page(browser, javascript=False)
+    context, page = recording_page(browser, javascript=False)
     yield page
     context.close()
 
 
 @pytest.fixture()
 def scripted_page(browser):
-    context, page = open_page(browser, javascript=True)
+    context, page = recording_page(browser, javascript=True)
     yield page
     context.close()
-
-
-def screenshot(page, name: str):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 def submit(page, server: str, text: str):

@@ -9,37 +9,14 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import threading
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from live import chromium, recording_page, screenshot
 from test_site import built_site
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def require_browser():
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is not installed (pip install -e '.[test]')"
-    if reason and os.environ.get("CAVEAT_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"CAVEAT_REQUIRE_BROWSER=1 but {reason}")
-    if reason:
-        pytest.skip(reason)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -61,31 +38,16 @@ def served(tmp_path_factory, built_db):
 
 @pytest.fixture(scope="module")
 def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(browser):
     """A fresh page that records every host it asks for."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.hosts = set()
-    tab.on("request", lambda request: tab.hosts.add(urlsplit(request.url).hostname))
+    context, tab = recording_page(browser, width=1280, height=900)
     yield tab
     context.close()
-
-
-def _screenshot(tab, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    tab.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def test_home_page_tells_the_5_percent_story_with_its_conditions(page, served):
@@ -95,7 +57,7 @@ def test_home_page_tells_the_5_percent_story_with_its_conditions(page, served):
     assert 'The "5%", told properly' in text
     assert "Say it like this" in text and "nothing else matters" in text
     assert page.locator("article a[href='claims/o1card-oversight/']").count() >= 1
-    assert _screenshot(page, "site-home.png").stat().st_size > 10_000
+    assert screenshot(page, "site-home.png").stat().st_size > 10_000
     assert page.hosts == {"127.0.0.1"}
 
 
@@ -108,7 +70,7 @@ def test_context_card_shows_the_number_its_conditions_and_citation(page, served)
                      "Simon Willison", "@techreport{openai-o1-system-card-2024"):
         assert expected in text, expected
     assert page.locator(".caveat-diagram svg").bounding_box()["width"] > 300  # the claim graph is drawn
-    assert _screenshot(page, "site-card-o1card-oversight.png").stat().st_size > 10_000
+    assert screenshot(page, "site-card-o1card-oversight.png").stat().st_size > 10_000
     assert page.hosts == {"127.0.0.1"}
 
 
@@ -132,4 +94,4 @@ def test_chart_renders_with_its_bars(page, served):
     box = chart.bounding_box()
     assert box and box["width"] > 300 and box["height"] > 100
     assert chart.locator("rect").count() >= 10  # two bars for each of the five models
-    _screenshot(page, "site-charts.png")
+    screenshot(page, "site-charts.png")

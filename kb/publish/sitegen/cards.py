@@ -122,22 +122,24 @@ def _contrasts(site, claim, page) -> str:
     rows = []
     for other_id, differs_by, note in site.kb.contrasts_of(claim.id):
         other = site.kb.claims[other_id]
-        rows.append([site.key_link(differs_by, page), _side(site, claim, differs_by, page),
-                     _side(site, other, differs_by, page), markup.text(note or "")])
+        rows.append([site.key_link(differs_by, page), contrast_side(site, claim, differs_by, page, source_words=True),
+                     contrast_side(site, other, differs_by, page, source_words=True), markup.text(note or "")])
     if not rows:
         return ""
     return ("## Compared with\n\nThe same measurement with one thing changed, side by side.\n\n"
             + markup.table(["Differs by", "This claim", "The other claim", "Note"], rows) + "\n")
 
 
-def _side(site, claim, differs_by, page) -> str:
-    """'strong: **5%**' — the condition that differs, then the value linked to its card."""
+def contrast_side(site, claim, differs_by, page, source_words: bool = False) -> str:
+    """'strong: **5%**' — the condition that differs (or the source), then the value linked to its card, and with
+    `source_words` the source's own wording of it."""
     if differs_by == "source":
         what = site.source_title(site.kb.claim_sources.get(claim.id))
     else:
         condition = site.kb.conditions_of(claim).get(differs_by)
         what = condition.value if condition is not None else "not stated"
-    return f"{markup.text(what)}: {site.value_cell(claim, page)} ({markup.text(claim.value_text)})"
+    cell = f"{markup.text(what)}: {site.value_cell(claim, page)}"
+    return cell + (f" ({markup.text(claim.value_text)})" if source_words else "")
 
 
 def _reported(site, claim, page) -> str:

@@ -8,6 +8,7 @@ from collections import Counter
 
 from kb.publish.bibtex import bibtex_entry
 from kb.publish.sitegen import markup
+from kb.publish.sitegen.cards import contrast_side
 from kb.publish.sitegen.contrast_charts import chart_section
 from kb.publish.sitegen.diagrams import FULL_GRAPH_LIMIT, source_diagram
 from kb.publish.sitegen.site_data import LEDGER, SOURCES_INDEX
@@ -87,16 +88,7 @@ def _oriented(site, claim, other):
 
 def _contrast_row(site, claim, other, differs_by, page) -> list[str]:
     return [markup.text(site.model_name(claim.model)), markup.text(claim.measure),
-            _side(site, claim, differs_by, page), _side(site, other, differs_by, page)]
-
-
-def _side(site, claim, differs_by, page) -> str:
-    if differs_by == "source":
-        what = site.source_title(site.kb.claim_sources.get(claim.id))
-    else:
-        condition = site.kb.conditions_of(claim).get(differs_by)
-        what = condition.value if condition is not None else "not stated"
-    return f"{markup.text(what)}: {site.value_cell(claim, page)}"
+            contrast_side(site, claim, differs_by, page), contrast_side(site, other, differs_by, page)]
 
 
 def _charts(site, source, charts, page) -> str:
