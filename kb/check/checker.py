@@ -35,7 +35,7 @@ from kb.wording import faithful_sentence
 CONTEXT_MEANING = 0.62
 MATCH_SCORE = 0.60
 SUGGEST_SCORE = 0.45
-BATCH = 128
+BATCH = 512  # statements per encode: the model sorts a batch by length, so bigger batches pad less
 CHUNK_CHARS = 600  # sentences are embedded together up to this length: one encode for a typical statement
 STOPWORDS = {"the", "and", "for", "with", "from", "that", "this", "are", "models", "model", "large", "language",
              "research", "frontier", "card", "system", "more", "recent", "into", "when", "their", "they", "paper"}

@@ -1,6 +1,14 @@
 """The checker's spaCy pipeline: a blank English pipeline with a sentencizer, a case-insensitive lookup
-lemmatizer (spacy-lookups-data), a span_ruler whose patterns are generated from the vocabulary, and the
+lemmatizer (spacy-lookups-data), two span_rulers whose patterns are generated from the vocabulary, and the
 quantity extractor. No trained model is needed.
+
+    sentencizer -> caveat_lemmatizer -> caveat_names (span_ruler, LOWER) -> caveat_cues (span_ruler, LEMMA)
+                -> caveat_quantities
+
+Names (models, families, labs, generic subjects) match on the lower-cased text, with typo-tolerant patterns for
+multi-word model names; cues (behaviours, conditions, negators) match on lemmas as phrases, each with variants
+that allow one small word between its words ("disable ITS oversight"). Phrase matching is a hash lookup per
+token, so the rulers cost little however long the vocabulary grows.
 
 Span labels written to doc.spans["caveat"] (the pattern id is the vocabulary id):
   MODEL, FAMILY, DEVELOPER, GENERIC, PLURAL   who the statement talks about
@@ -12,6 +20,7 @@ Span labels written to doc.spans["caveat"] (the pattern id is the vocabulary id)
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 
@@ -22,13 +31,19 @@ from spacy.pipeline import Lemmatizer
 import kb.check.quantities  # noqa: F401  (registers the caveat_quantities component)
 
 SPANS_KEY = "caveat"
-# Small words that may sit between the words of a cue ("deactivate THIS 'oversight mechanism'").
-GAP_WORDS = ["the", "its", "this", "that", "a", "an", "their", "his", "her", "own", "'", '"', "‘", "’", "“", "”",
-             "so-called", "his/her", "it", "to"]
+# The small words that may sit between the words of a cue ("deactivate THIS oversight"), one at a time.
+GAP_WORDS = ("", "the", "its", "a", "an", "this", "their", "it", "to", "that", "his", "her")
+SHORT_GAP_WORDS = ("", "the", "its", "a", "this", "their")  # for cues of three or more words
+LEMMA_ROUNDS = 3
 
 
 class LowercaseLemmatizer(Lemmatizer):
-    """spaCy's lookup lemmatizer, keyed by the lower-cased token so 'Tried' and 'tried' both give 'try'."""
+    """spaCy's lookup lemmatizer, keyed by the lower-cased token, applied until the lemma no longer changes.
+
+    Lower-casing makes 'Tried' and 'tried' both 'try'. The fixed point makes a lemma and the words it comes from
+    agree: the table maps 'matters' to 'matter' but 'matter' to 'matt', so a cue written 'matter' and a statement
+    saying 'mattered' both end at 'matt'.
+    """
 
     @classmethod
     def get_lookups_config(cls, mode: str):
@@ -36,7 +51,12 @@ class LowercaseLemmatizer(Lemmatizer):
 
     def lower_lemmatize(self, token) -> list[str]:
         table = self.lookups.get_table("lemma_lookup")
-        return [table.get(token.lower_, token.lower_)]
+        lemma = token.lower_
+        for _ in range(LEMMA_ROUNDS):
+            lemma, previous = table.get(lemma, lemma), lemma
+            if lemma == previous:
+                break
+        return [lemma]
 
 
 @Language.factory("caveat_lemmatizer", default_config={"mode": "lower", "overwrite": True})
@@ -46,19 +66,19 @@ def make_lemmatizer(nlp, name, mode, overwrite):
 
 # ---------------------------------------------------------------- patterns from the vocabulary
 
-def _cue_pattern(cue: str, lemmatize) -> list[dict]:
-    """A lemma phrase as a token pattern that tolerates small words between its words ('disable (its) oversight').
-
-    `lemmatize(text)` gives (token, lemma) for the tokens the pipeline makes of a word ('goal-directed' -> goal, -,
-    directed/direct). Cues are written as lemmas, but the lookup table maps some lemmas elsewhere ('matter' -> 'matt'),
-    so a token matches when its lemma is either the cue word or that word's lemma.
-    """
-    pattern = []
-    for i, word in enumerate(w for w in cue.split() if w):
-        if i:
-            pattern.append({"LOWER": {"IN": GAP_WORDS}, "OP": "*"})
-        pattern += [{"LEMMA": {"IN": sorted({token.lower(), lemma})}} for token, lemma in lemmatize(word)]
-    return pattern
+def cue_variants(cue: str) -> list[str]:
+    """The phrases a cue matches: its words as written, and with one small word between two of them."""
+    words = cue.split()
+    gaps = GAP_WORDS if len(words) <= 2 else SHORT_GAP_WORDS
+    if len(words) > 3:
+        return [cue]
+    variants = []
+    for fillers in itertools.product(gaps, repeat=len(words) - 1):
+        parts = [words[0]]
+        for filler, word in zip(fillers, words[1:]):
+            parts += [filler, word] if filler else [word]
+        variants.append(" ".join(parts))
+    return variants
 
 
 def _phrase(label: str, text: str, pid: str) -> dict:
@@ -75,8 +95,8 @@ def _fuzzy_name(name: str, model_id: str, tokenize) -> dict | None:
     return {"label": "MODEL", "pattern": pattern, "id": model_id}
 
 
-def vocabulary_patterns(kb, lemmatize, tokenize=None) -> list[dict]:
-    """All span_ruler patterns, generated from vocabulary/ (models, behaviours, context, lexicon)."""
+def name_patterns(kb, tokenize) -> list[dict]:
+    """Who a statement is about: models (and their typos), families, labs, generic and sweeping subjects."""
     lex = kb.lexicon
     patterns = []
     for model in kb.models.values():
@@ -87,28 +107,26 @@ def vocabulary_patterns(kb, lemmatize, tokenize=None) -> list[dict]:
     patterns += [_phrase("DEVELOPER", alias, dev) for dev, aliases in lex.developers.items() for alias in aliases]
     patterns += [_phrase("GENERIC", t, "generic") for t in lex.generic_models]
     patterns += [_phrase("PLURAL", t, "plural") for t in lex.plural_models]
-    patterns += [_phrase("ALL_RUNS", t, "all_runs") for t in lex.all_runs]
-    patterns += [_phrase("NEGATOR", t, "negator") for t in lex.negators]
-    patterns += [_phrase("ANAPHOR_NEG", t, "anaphor") for t in lex.anaphora]
-    patterns += [_phrase("META", t, "meta") for t in lex.meta_words]
-    for behaviour in kb.behaviours.values():
-        patterns += [{"label": "BEHAVIOUR", "pattern": _cue_pattern(c, lemmatize), "id": behaviour.id}
-                     for c in behaviour.cues or []]
-    for key in kb.context.values():
-        patterns += [{"label": "CONTEXT", "pattern": _cue_pattern(c, lemmatize), "id": key.id} for c in key.cues or []]
-        patterns += [{"label": "NEG_CONTEXT", "pattern": _cue_pattern(c, lemmatize), "id": key.id}
-                     for c in key.negations or []]
     return patterns
 
 
-def _lemmatizer_for(nlp):
-    """Lemmatize one cue word the way the pipeline will lemmatize the statement's tokens."""
-    component = nlp.get_pipe("caveat_lemmatizer")
-
-    def lemmatize(word: str) -> list[tuple[str, str]]:
-        return [(token.text, component.lower_lemmatize(token)[0]) for token in nlp.make_doc(word)]
-
-    return lemmatize
+def cue_patterns(kb) -> list[dict]:
+    """What a statement says happened and under which conditions: behaviour and context cues, and lexicon words."""
+    lex = kb.lexicon
+    entries = [("ALL_RUNS", t, "all_runs") for t in lex.all_runs]
+    entries += [("NEGATOR", t, "negator") for t in lex.negators]
+    entries += [("ANAPHOR_NEG", t, "anaphor") for t in lex.anaphora]
+    entries += [("META", t, "meta") for t in lex.meta_words]
+    entries += [("BEHAVIOUR", c, b.id) for b in kb.behaviours.values() for c in b.cues or []]
+    entries += [("CONTEXT", c, k.id) for k in kb.context.values() for c in k.cues or []]
+    entries += [("NEG_CONTEXT", c, k.id) for k in kb.context.values() for c in k.negations or []]
+    seen, patterns = set(), []
+    for label, cue, pid in entries:
+        for variant in cue_variants(cue):
+            if (label, variant, pid) not in seen:
+                seen.add((label, variant, pid))
+                patterns.append(_phrase(label, variant, pid))
+    return patterns
 
 
 def build_nlp(kb) -> Language:
@@ -117,16 +135,20 @@ def build_nlp(kb) -> Language:
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("caveat_lemmatizer")
     nlp.get_pipe("caveat_lemmatizer").initialize()
-    ruler = nlp.add_pipe("span_ruler", config={"spans_key": SPANS_KEY, "phrase_matcher_attr": "LOWER",
-                                               "overwrite": False, "validate": True})
+    names = nlp.add_pipe("span_ruler", name="caveat_names",
+                         config={"spans_key": SPANS_KEY, "phrase_matcher_attr": "LOWER", "overwrite": False})
+    cues = nlp.add_pipe("span_ruler", name="caveat_cues",
+                        config={"spans_key": SPANS_KEY, "phrase_matcher_attr": "LEMMA", "overwrite": False})
     with warnings.catch_warnings():
-        # Phrase patterns pass through the lemmatizer on the way in; harmless for LOWER matching (spaCy W012).
+        # Phrase patterns pass through the lemmatizer on the way in; that is what the LEMMA ruler needs (spaCy W012).
         warnings.filterwarnings("ignore", message=r".*\[W012\]")
-        ruler.add_patterns(vocabulary_patterns(kb, _lemmatizer_for(nlp), lambda text: [t.text for t in nlp.make_doc(text)]))
+        names.add_patterns(name_patterns(kb, lambda text: [t.text for t in nlp.make_doc(text)]))
+        cues.add_patterns(cue_patterns(kb))
     nlp.add_pipe("caveat_quantities")
     return nlp
 
 
 def pattern_lines(nlp) -> list[str]:
     """The generated patterns as JSONL lines (spaCy's own pattern format), for inspection and diffs."""
-    return [json.dumps(pattern, ensure_ascii=False, sort_keys=True) for pattern in nlp.get_pipe("span_ruler").patterns]
+    return [json.dumps(pattern, ensure_ascii=False, sort_keys=True)
+            for name in ("caveat_names", "caveat_cues") for pattern in nlp.get_pipe(name).patterns]
