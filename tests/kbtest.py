@@ -9,8 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-REFERENCE = ROOT.parent / "shared" / "reference"
-DEV_LABELS = REFERENCE / "statements-dev.yaml"
+REFERENCE = ROOT.parent / "shared" / "reference"  # the project's reference facts; only tests/test_data.py reads them
 KB_COMMAND = str(Path(sys.executable).with_name("kb"))
 
 

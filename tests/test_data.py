@@ -33,11 +33,16 @@ def kb():
     return knowledge_base
 
 
+def reference_file(name: str) -> dict:
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.skip(f"the project's reference ({path}) is not next to this checkout; nothing to compare with")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="module")
 def reference():
-    if not (REFERENCE / "findings.yaml").exists():
-        pytest.skip("the reference findings (../shared/reference) are not next to this checkout")
-    return yaml.safe_load((REFERENCE / "findings.yaml").read_text(encoding="utf-8"))
+    return reference_file("findings.yaml")
 
 
 def excluded_findings():
@@ -112,7 +117,7 @@ def test_every_claim_has_locator_setting_and_key_context(kb):
 
 
 def test_dev_statements_are_discourse_records_with_labels(kb):
-    labelled = yaml.safe_load((REFERENCE / "statements-dev.yaml").read_text(encoding="utf-8"))["statements"]
+    labelled = reference_file("statements-dev.yaml")["statements"]
     for item in labelled:
         ours = kb.statements[item["id"]]
         assert ours.text == item["text"]
