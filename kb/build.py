@@ -88,11 +88,6 @@ def build_meta(path: Path) -> dict:
         return {}
 
 
-def database_hash(path: Path) -> str | None:
-    """The data hash a built database records, or None when it is missing or unreadable."""
-    return build_meta(path).get("data_hash")
-
-
 def is_stale(root: Path, path: Path | None = None) -> bool:
     """True when the database is missing, was built from other data than what is on disk now, or was written by
     code with another table layout."""

@@ -169,7 +169,7 @@ def _parse_groups(f: schema.Field, value, ctx: _Context, line: int, record_label
 
 # ---------------------------------------------------------------- files
 
-def _read_file(loaded, layout: dict, kb_parts: dict, problems: list, source_id: str | None = None):
+def _read_file(loaded, layout: dict, kb_parts: dict, problems: list):
     """Read one loaded file's top-level keys into kb_parts[record type] lists."""
     ctx = _Context(loaded.rel, problems)
     data = loaded.data
@@ -183,30 +183,32 @@ def _read_file(loaded, layout: dict, kb_parts: dict, problems: list, source_id: 
             ctx.add(data.line_of(key), "E004", key, f"unknown top-level key '{key}'{did_you_mean(key, list(layout))}; "
                     f"allowed: {', '.join(layout)}", "rename or remove it")
     for key, (shape, type_name) in layout.items():
-        value = data.get(key)
-        if shape == "ref":
-            kb_parts.setdefault("_file_source", {})[loaded.rel] = (value, data.line_of(key))
+        if shape == "ref":  # a claims file's `source:`, inherited by its claims and settings
+            kb_parts.setdefault("_file_source", {})[loaded.rel] = (data.get(key), data.line_of(key))
             continue
-        if shape == "record":
-            if value is None:
-                ctx.add(1, "E004", key, f"missing top-level '{key}:'", f"add '{key}:' with its fields")
-            else:
-                record = parse_record(schema.RECORD_TYPES[type_name], value, ctx)
-                if record is not None:
-                    kb_parts.setdefault(type_name, []).append(record)
-            continue
-        if value is None:
-            if key in ("claims", "statements", "models", "behaviours", "context", "verdicts"):
-                ctx.add(1, "E004", key, f"missing top-level '{key}:' list", f"add '{key}:' with the records")
-            continue
-        if not isinstance(value, list):
-            ctx.add(data.line_of(key), "E004", key, f"'{key}' must be a list of records, got {_show(value)}",
-                    "write each record as a '- ' item")
-            continue
-        for item in value:
+        for item in _top_level_records(data, key, shape, ctx):
             record = parse_record(schema.RECORD_TYPES[type_name], item, ctx)
             if record is not None:
                 kb_parts.setdefault(type_name, []).append(record)
+
+
+REQUIRED_LISTS = ("claims", "statements", "models", "behaviours", "context", "verdicts")
+
+
+def _top_level_records(data: Node, key: str, shape: str, ctx: _Context) -> list:
+    """The mappings under a top-level key: one for a 'record', the items of a 'list' (reporting a wrong shape)."""
+    value = data.get(key)
+    if value is None:
+        if shape == "record" or key in REQUIRED_LISTS:
+            ctx.add(1, "E004", key, f"missing top-level '{key}:'", f"add '{key}:' with its {'fields' if shape == 'record' else 'records'}")
+        return []
+    if shape == "record":
+        return [value]
+    if not isinstance(value, list):
+        ctx.add(data.line_of(key), "E004", key, f"'{key}' must be a list of records, got {_show(value)}",
+                "write each record as a '- ' item")
+        return []
+    return value
 
 
 def _discover(root: Path, problems: list) -> list[tuple[Path, str, dict]]:

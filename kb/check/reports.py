@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-SUBJECT_LABELS = ("MODEL", "FAMILY", "DEVELOPER", "GENERIC", "PLURAL")
 DENIAL_CHARS = 40  # a negator this close before a behaviour cue denies it
 FOLLOWING_CHARS = 25  # "... compared with 13% for GPT-4o": a model named just after the number it goes with
 SCORE_BEFORE = re.compile(r"\b(?:scor(?:e|es|ed|ing)|accuracy of|threshold of|(?:prices?|costs?|fees?|revenue|shares?|stock) "
@@ -56,11 +55,6 @@ class Report:
     quoted: bool = False  # subject and behaviour both inside one quotation (a quoted headline, not an assertion)
     inherited: bool = False
     partner: object = None  # the report whose number is the other end of "from A to B" with this one
-
-    @property
-    def weak(self) -> bool:
-        """A report without a number about an unnamed subject: too vague to own the conditions near it."""
-        return self.number is None and self.subject.how in ("generic", "plural", "unknown")
 
 
 @dataclass
