@@ -50,6 +50,12 @@ class KbTexts:
     paraphrase_keys: list
     paraphrases: np.ndarray
 
+    def __post_init__(self):
+        self.claim_index = {cid: i for i, cid in enumerate(self.claim_ids)}
+        self.paraphrase_columns: dict = {}
+        for i, key in enumerate(self.paraphrase_keys):
+            self.paraphrase_columns.setdefault(key, []).append(i)
+
 
 def claim_text(kb, claim) -> str:
     model = kb.models[claim.model].name
@@ -251,15 +257,13 @@ class _Similarities:
     """Cosine similarities of one statement's sentences with the knowledge base's texts."""
 
     def __init__(self, claims, paraphrases, texts: KbTexts):
-        self.claims, self.paraphrases = claims, paraphrases
-        self.claim_index = {cid: i for i, cid in enumerate(texts.claim_ids)}
-        self.texts = texts
+        self.claims, self.paraphrases, self.texts = claims, paraphrases, texts
 
     def claim(self, sentence: int, claim_id: str) -> float:
-        return float(self.claims[sentence, self.claim_index[claim_id]])
+        return float(self.claims[sentence, self.texts.claim_index[claim_id]])
 
     def means(self, sentence: int, key: str) -> bool:
-        columns = [i for i, k in enumerate(self.texts.paraphrase_keys) if k == key]
+        columns = self.texts.paraphrase_columns.get(key)
         return bool(columns) and float(self.paraphrases[sentence, columns].max()) >= CONTEXT_MEANING
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kb.check.conditions import conflicts
 from kb.format import format_value, percent
 
 DETECTORS: list = []
@@ -99,8 +100,6 @@ def unsupported_number(check: FindingCheck) -> str | None:
 @detector("wrong_condition", misstates=True)
 def wrong_condition(check: FindingCheck) -> str | None:
     """A number attached to the wrong condition: the claim it belongs to contradicts what the statement says."""
-    from kb.check.conditions import conflicts
-
     finding, kb = check.finding, check.kb
     claim = finding.number_claim or finding.claim
     keys = conflicts(kb, claim, finding.stated) if claim else []

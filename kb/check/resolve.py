@@ -87,8 +87,8 @@ def _tolerance(quantity) -> float:
         return 0.02
     digits = re.findall(r"\d+(?:\.(\d+))?", quantity.text.replace(",", ""))
     decimals = len(digits[0]) if digits and digits[0] else 0
-    scale = 1.0 if quantity.kind == "decimal" else 100.0
-    return 0.5 * 10 ** -decimals / scale if quantity.kind != "decimal" else 0.5 * 10 ** -decimals
+    half_unit = 0.5 * 10 ** -decimals
+    return half_unit if quantity.kind == "decimal" else half_unit / 100  # percentages and points are out of 100
 
 
 def is_close(value, quantity) -> bool:
