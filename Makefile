@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.caveat-installed
 PORT   ?= 8001
+# The labelled statements the checker is measured on: the dev set, two development sets, and the held-out set.
+LABELS := statements/labelled-development-set.yaml tests/data/statements-variants.yaml \
+          tests/data/statements-variants-2.yaml tests/data/statements-heldout.yaml
 
 # Nothing is ever downloaded at run time: the embedding model ships inside a Python package.
 export HF_HUB_OFFLINE := 1
@@ -24,11 +27,11 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 ## The main job: validate, build the database (with the checker's verdicts), measure the checker on the
-## bundled labelled statements, build the explainer site, then serve everything with Datasette.
+## bundled labelled statements (the site shows the figures), build the explainer site, then serve it all.
 run: setup
 	$(BIN)/kb validate
 	$(BIN)/kb build
-	$(BIN)/kb eval statements/labelled-development-set.yaml --save build/eval.json
+	$(BIN)/kb eval $(LABELS) --save build/eval.json
 	$(BIN)/kb site
 	@echo "Database: build/kb.db   Site: build/site/index.html   Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	$(BIN)/kb serve --port $(PORT)
@@ -56,9 +59,7 @@ serve: setup
 	$(BIN)/kb serve --port $(PORT)
 
 eval: setup
-	$(BIN)/kb eval statements/labelled-development-set.yaml
-	$(BIN)/kb eval tests/data/statements-variants.yaml
-	$(BIN)/kb eval tests/data/statements-heldout.yaml
+	$(BIN)/kb eval $(LABELS)
 
 bench: setup
 	$(BIN)/python benchmarks/check_throughput.py

@@ -206,29 +206,35 @@ def patterns(obj, output):
 
 
 @cli.command(name="eval")
-@click.argument("labels", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("labels", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of text.")
 @click.pass_obj
 def evaluate(obj, labels, save, as_json):
-    """Measure the checker on labelled statements (the format of statements-dev.yaml).
+    """Measure the checker on labelled statements (the format of statements-dev.yaml); one or more files.
 
     Prints each statement the checker gets wrong, then flag accuracy, claim recall, missing-context recall,
-    false-alarm rate and misstated recall, with the project's goals.
+    false-alarm rate and misstated recall, with the project's goals, for each file.
     """
     from kb.check.evaluate import LabelsError, as_json as to_json, evaluate as run, load_labels, report_lines
 
     try:
-        statements = load_labels(labels)
+        sets = [(path, load_labels(path)) for path in labels]
     except LabelsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    evaluation = run(_checker(obj), statements)
-    data = to_json(evaluation, str(labels))
+    checker = _checker(obj)
+    evaluations = [(str(path), run(checker, statements)) for path, statements in sets]
+    data = to_json(evaluations)
     if save:
         save.parent.mkdir(parents=True, exist_ok=True)
         save.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else "\n".join(report_lines(evaluation)))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    for path, evaluation in evaluations:
+        click.echo(("" if path == evaluations[0][0] else "\n") + (f"== {path}\n" if len(evaluations) > 1 else "")
+                   + "\n".join(report_lines(evaluation)))
 
 
 @cli.command()

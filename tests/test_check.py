@@ -223,12 +223,15 @@ def test_eval_meets_the_goals_on_the_development_sets(checker, labels):
 
 def test_eval_cli_prints_the_five_figures_and_saves_them(tmp_path):
     out = tmp_path / "eval.json"
-    result = run_kb("eval", "statements/labelled-development-set.yaml", "--save", str(out))
+    result = run_kb("eval", "statements/labelled-development-set.yaml", "tests/data/statements-variants.yaml",
+                    "--save", str(out))
     assert result.returncode == 0
     for name in ("flag accuracy", "claim recall", "missing-context recall", "false-alarm rate", "misstated recall"):
         assert name in result.stdout
+    assert "== tests/data/statements-variants.yaml" in result.stdout
     saved = json.loads(out.read_text())
-    assert saved["statements"] == 20 and set(saved["figures"]) >= {"flag_accuracy", "false_alarm_rate"}
+    assert [s["statements"] for s in saved["sets"]] == [20, 50]
+    assert set(saved["sets"][0]["figures"]) >= {"flag_accuracy", "false_alarm_rate"} and saved["goals"]
 
 
 def test_eval_cli_rejects_a_file_without_labels(tmp_path):

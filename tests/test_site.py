@@ -364,6 +364,12 @@ def test_accuracy_section_comes_from_eval_json_or_says_how_to_make_it(tmp_path, 
     present = Page(_render(expand(site_data(knowledge_base, eval_path=saved), "checker.md", checker_page, {}, "checker.md"))).text
     assert "flag_accuracy" in present and "85%" in present and "12.5%" in present and "at least 90%" in present
     assert "Measured on 20 statements labelled in statements-heldout.yaml" in present
+    several = tmp_path / "eval-sets.json"  # what `kb eval A B --save` writes: one column per labelled set
+    several.write_text('{"goals": {"flag_accuracy": ">= 0.9"}, "sets": ['
+                       '{"labels": "dev.yaml", "statements": 20, "figures": {"flag_accuracy": 1.0}},'
+                       '{"labels": "statements-heldout.yaml", "statements": 45, "figures": {"flag_accuracy": 0.87}}]}')
+    both = Page(_render(expand(site_data(knowledge_base, eval_path=several), "checker.md", checker_page, {}, "checker.md"))).text
+    assert "100%" in both and "87%" in both and "45 statements labelled in statements-heldout.yaml" in both
 
 
 # ---------------------------------------------------------------- strict mode is really strict

@@ -130,10 +130,12 @@ def evaluate(checker, labels: list[dict]) -> Evaluation:
     return evaluation
 
 
-def as_json(evaluation: Evaluation, labels_path: str) -> dict:
-    return {"labels": labels_path, "statements": evaluation.statements, "figures": evaluation.figures,
-            "goals": {name: f"{op} {goal}" for name, (op, goal) in GOALS.items()},
-            "failures": [{"id": sid, "problems": problems} for sid, problems in evaluation.failures]}
+def as_json(evaluations: list[tuple[str, Evaluation]]) -> dict:
+    """{"goals": ..., "sets": [{"labels", "statements", "figures", "failures"}, ...]}: what `kb eval --save` writes."""
+    return {"goals": {name: f"{op} {goal}" for name, (op, goal) in GOALS.items()},
+            "sets": [{"labels": path, "statements": e.statements, "figures": e.figures,
+                      "failures": [{"id": sid, "problems": problems} for sid, problems in e.failures]}
+                     for path, e in evaluations]}
 
 
 def report_lines(evaluation: Evaluation) -> list[str]:

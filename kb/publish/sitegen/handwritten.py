@@ -124,12 +124,17 @@ def _accuracy(site, page, charts):
         return ("The checker's accuracy figures are produced by `kb eval`, which compares its verdicts with the human "
                 "labels in `statements/`; this section fills in when `kb eval LABELS --save build/eval.json` has been run "
                 "before `kb site` (see the README).\n")
-    goals = data.get("goals") if isinstance(data.get("goals"), dict) else {}
-    rows = [[markup.text(name), markup.text(FIGURE_MEANING.get(name, "")), _figure(value), _goal(goals.get(name))]
-            for name, value in sorted(data["figures"].items())]
-    where = f" labelled in {markup.text(Path(str(data['labels'])).name)}" if data.get("labels") else ""
-    count = f"Measured on {markup.text(data['statements'])} statements{where}." if data.get("statements") else ""
-    return count + "\n\n" + markup.table(["Figure", "What it means", "Measured", "Goal"], rows)
+    goals, sets = data["goals"], data["sets"]
+    names = sorted({name for s in sets for name in s["figures"]})
+    rows = [[markup.text(name), markup.text(FIGURE_MEANING.get(name, ""))]
+            + [_figure(s["figures"].get(name)) for s in sets] + [_goal(goals.get(name))] for name in names]
+    headers = [_set_name(s) for s in sets]
+    counts = "; ".join(f"{markup.text(s.get('statements', '?'))} statements labelled in {_set_name(s)}" for s in sets)
+    return f"Measured on {counts}.\n\n" + markup.table(["Figure", "What it means", *headers, "Goal"], rows)
+
+
+def _set_name(evaluation_set: dict) -> str:
+    return markup.text(Path(str(evaluation_set.get("labels") or "labels")).name)
 
 
 def _figure(value) -> str:
