@@ -22,3 +22,13 @@ def checker(built_db):
     from kb.publish.check_routes import checker_for_database
 
     return checker_for_database(built_db)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, never downloaded) for every browser test; skips without it unless
+    CAVEAT_REQUIRE_BROWSER=1."""
+    from live import chromium
+
+    with chromium() as browser:
+        yield browser

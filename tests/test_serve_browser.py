@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from live import ROOT, chromium, kb_serve, recording_page, screenshot
+from live import ROOT, kb_serve, recording_page, screenshot
 from kb.build import load_valid
 from kb.graph import build_graph, neighbourhood
 
@@ -19,12 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def server(built_db):
     with kb_serve(built_db) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture()

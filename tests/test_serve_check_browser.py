@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from live import chromium, kb_serve, recording_page, screenshot
+from live import kb_serve, recording_page, screenshot
 
 DROPS_NUDGE = "o1 tried to disable its oversight mechanism 5% of the time."
 
@@ -23,12 +23,6 @@ def server(built_db):
     """`kb serve` with its checker loaded by a first check."""
     with kb_serve(built_db, warm_urls=["/-/check.json?text=" + quote("o1 schemed")]) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from live import chromium, recording_page, screenshot
+from live import recording_page, screenshot
 from test_site import built_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,12 +34,6 @@ def served(tmp_path_factory, built_db):
     yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
     thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
