@@ -24,10 +24,11 @@ def checker(built_db):
     return checker_for_database(built_db)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium (Debian's, never downloaded) for every browser test; skips without it unless
-    CAVEAT_REQUIRE_BROWSER=1."""
+    """A headless Chromium (Debian's, never downloaded) for one browser-test module; skips without it unless
+    CAVEAT_REQUIRE_BROWSER=1. Module-scoped because Playwright's sync API keeps an event loop running while open,
+    and the Datasette tests that follow need asyncio.run."""
     from live import chromium
 
     with chromium() as browser:
