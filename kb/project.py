@@ -18,19 +18,38 @@ def is_root(path: Path) -> bool:
 
 
 def find_root(start: Path | str | None = None) -> Path:
-    """The knowledge-base root: $CAVEAT_ROOT, else the first folder up from `start` (or the working
-    directory) holding vocabulary/, claims/ and sources/, else the checkout this package sits in."""
+    """The knowledge-base root: a folder holding vocabulary/, claims/ and sources/.
+
+    With `start` (what --root passes; click already reads $CAVEAT_ROOT into it) only `start` and its parents
+    count: an explicit path must never quietly fall back to another knowledge base. Without it: $CAVEAT_ROOT,
+    else the working directory and its parents, else the checkout this package sits in.
+    """
+    if start is not None:
+        return _root_from_start(Path(start).resolve())
     if os.environ.get("CAVEAT_ROOT"):
         root = Path(os.environ["CAVEAT_ROOT"]).resolve()
         if not is_root(root):
-            raise RootNotFound(f"CAVEAT_ROOT={root} has no {', '.join(m + '/' for m in MARKERS)}")
+            raise RootNotFound(f"CAVEAT_ROOT={root} has no {_marker_list()}")
         return root
-    here = Path(start or Path.cwd()).resolve()
+    here = Path.cwd().resolve()
     for candidate in (here, *here.parents, Path(__file__).resolve().parent.parent):
         if is_root(candidate):
             return candidate
-    raise RootNotFound(f"no knowledge base found from {here}: expected folders {', '.join(m + '/' for m in MARKERS)}. "
+    raise RootNotFound(f"no knowledge base found from {here}: expected folders {_marker_list()}. "
                        "Run inside the Caveat repository, or pass --root PATH.")
+
+
+def _root_from_start(start: Path) -> Path:
+    """`start` or the nearest parent that is a knowledge base; RootNotFound naming `start` otherwise."""
+    for candidate in (start, *start.parents):
+        if is_root(candidate):
+            return candidate
+    raise RootNotFound(f"no knowledge base at {start} or any folder above it: expected folders {_marker_list()}. "
+                       "Pass --root (or set CAVEAT_ROOT to) the folder holding them.")
+
+
+def _marker_list() -> str:
+    return ", ".join(marker + "/" for marker in MARKERS)
 
 
 def build_dir(root: Path) -> Path:

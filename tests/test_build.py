@@ -114,6 +114,15 @@ def test_cli_build_refuses_invalid_data_without_a_traceback(tmp_path):
     assert not (root / "build" / "kb.db").exists()
 
 
+def test_cli_root_without_a_knowledge_base_is_an_error_not_the_repositorys_data(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_kb("--root", str(empty), "validate")  # run from the repository: it must not be used instead
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"no knowledge base at {empty.resolve()}" in result.stderr and "--root" in result.stderr
+    assert "OK:" not in result.stdout
+
+
 def test_cli_graph_exports_json_and_graphml(tmp_path):
     out = tmp_path / "g.json"
     assert run_kb("graph", "--format", "json", "-o", str(out)).returncode == 0
