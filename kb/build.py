@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,6 @@ class InvalidData(Exception):
 class BuildResult:
     path: Path
     counts: dict
-    data_hash: str
 
 
 def load_valid(root: Path):
@@ -41,6 +41,7 @@ def build(root: Path, out: Path | None = None, extras=None, checks: bool = True)
     With `checks` (the default) the checker's verdicts on statements/ are stored too (tables checks, findings).
     `extras(kb) -> (tables, rows)` lets other stages add their tables to the same file.
     """
+    digest = data_hash(root)  # before reading: a file saved mid-build then leaves the database stale, not fresh
     knowledge_base = load_valid(root)
     if checks and extras is None:
         from kb.check.store import check_extras
@@ -48,7 +49,6 @@ def build(root: Path, out: Path | None = None, extras=None, checks: bool = True)
         extras = lambda kb_: check_extras(kb_, _checker_for(root, kb_))  # noqa: E731
     graph = build_graph(knowledge_base)
     out = Path(out) if out else default_database(root)
-    digest = data_hash(root)
     tables, rows = extras(knowledge_base) if extras else ([], {})
     meta = {"data_hash": digest, "caveat_version": kb.__version__, "layout_hash": current_layout_hash()}
     write_database(knowledge_base, graph, out, meta, tables, rows)
@@ -57,7 +57,7 @@ def build(root: Path, out: Path | None = None, extras=None, checks: bool = True)
               "graph nodes": graph.number_of_nodes(), "graph edges": graph.number_of_edges()}
     if "checks" in rows:
         counts["statements checked"] = len(rows["checks"])
-    return BuildResult(out, counts, digest)
+    return BuildResult(out, counts)
 
 
 def _checker_for(root: Path, knowledge_base):
@@ -95,9 +95,15 @@ def is_stale(root: Path, path: Path | None = None) -> bool:
     return meta.get("data_hash") != data_hash(root) or meta.get("layout_hash") != current_layout_hash()
 
 
-def ensure_database(root: Path, path: Path | None = None, build_fn=None) -> Path:
-    """The database path, rebuilt first if it is missing or stale. Raises InvalidData for bad data."""
+def ensure_database(root: Path, path: Path | None = None,
+                    before_build: Callable[[Path], None] | None = None) -> Path:
+    """The database path, rebuilt first if it is missing or stale. Raises InvalidData for bad data.
+
+    `before_build(path)` runs only when a rebuild is due, so a caller can say why it is waiting.
+    """
     path = Path(path) if path else default_database(root)
     if is_stale(root, path):
-        (build_fn or build)(root, path)
+        if before_build:
+            before_build(path)
+        build(root, path)
     return path

@@ -29,8 +29,8 @@ def check_knowledge_base(kb, parts) -> list[Problem]:
 
 def _problem(record, field, code, message, fix, kind=None) -> Problem:
     kind = kind or {"ContextKey": "context key"}.get(type(record).__name__, type(record).__name__.lower())
-    return Problem(record.file, record.lines.get(field, record.line) if record.lines else record.line, code, field,
-                   message, fix, f"{kind} {getattr(record, 'id', '') or ''}".strip())
+    return Problem(record.file, record.line_of(field), code, field, message, fix,
+                   f"{kind} {getattr(record, 'id', '') or ''}".strip())
 
 
 def _unknown(record, field, value, vocab: dict, what: str, where: str, kind=None) -> Problem:

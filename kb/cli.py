@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -45,6 +46,18 @@ def print_problems(problems, err=True):
     click.secho(f"{len(problems)} problem(s) in {files} file(s).", fg="red", err=err)
 
 
+@contextmanager
+def exit_on_invalid_data(status: int = 1):
+    """Bad data ends the command with its list of problems and `status`, not a traceback."""
+    from kb.build import InvalidData
+
+    try:
+        yield
+    except InvalidData as exc:
+        print_problems(exc.problems)
+        sys.exit(status)
+
+
 @cli.command()
 @click.pass_obj
 def validate(obj):
@@ -68,13 +81,10 @@ def validate(obj):
 @click.pass_obj
 def build(obj, out, no_check):
     """Validate, then write the SQLite database (default build/kb.db), with the checker's verdicts on statements/."""
-    from kb.build import InvalidData, build as run_build
+    from kb.build import build as run_build
 
-    try:
+    with exit_on_invalid_data():
         result = run_build(obj.root, out, checks=not no_check)
-    except InvalidData as exc:
-        print_problems(exc.problems)
-        sys.exit(1)
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
     click.echo(f"Built {result.path} ({counts}).")
 
@@ -85,14 +95,11 @@ def build(obj, out, no_check):
 @click.pass_obj
 def graph(obj, fmt, output):
     """Export the claim graph (node-link JSON or GraphML)."""
-    from kb.build import InvalidData, load_valid
+    from kb.build import load_valid
     from kb.graph import build_graph, to_graphml, to_json
 
-    try:
+    with exit_on_invalid_data():
         g = build_graph(load_valid(obj.root))
-    except InvalidData as exc:
-        print_problems(exc.problems)
-        sys.exit(1)
     text = json.dumps(to_json(g), indent=1, ensure_ascii=False, sort_keys=True) if fmt == "json" else to_graphml(g)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
@@ -110,14 +117,10 @@ def schema():
 
 
 def _checker(obj):
-    from kb.build import InvalidData
     from kb.check import load_checker
 
-    try:
+    with exit_on_invalid_data(status=2):  # 2, as for other input errors: kb check exits 1 for "flagged"
         return load_checker(obj.root)
-    except InvalidData as exc:
-        print_problems(exc.problems)
-        sys.exit(2)
 
 
 def _lines(stream):
@@ -153,8 +156,7 @@ def check(obj, text, path, jsonl, progress):
     if text is not None and path is not None:
         raise click.UsageError("give the statement as TEXT or with --file, not both")
     if text is None:
-        data = path.read_bytes() if path else sys.stdin.buffer.read()
-        text = data
+        text = path.read_bytes() if path else sys.stdin.buffer.read()
     from kb.check.render import render
 
     checker = _checker(obj)
@@ -189,14 +191,11 @@ def _check_jsonl(obj, path, progress) -> int:
 @click.pass_obj
 def patterns(obj, output):
     """Print the checker's span_ruler patterns, generated from vocabulary/ (spaCy's JSONL pattern format)."""
-    from kb.build import InvalidData, load_valid
+    from kb.build import load_valid
     from kb.check.nlp import build_nlp, pattern_lines
 
-    try:
+    with exit_on_invalid_data():
         lines = pattern_lines(build_nlp(load_valid(obj.root)))
-    except InvalidData as exc:
-        print_problems(exc.problems)
-        sys.exit(1)
     text = "\n".join(lines) + "\n"
     if output:
         output.write_text(text, encoding="utf-8")
@@ -232,8 +231,8 @@ def evaluate(obj, labels, save, as_json):
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
-    for path, evaluation in evaluations:
-        click.echo(("" if path == evaluations[0][0] else "\n") + (f"== {path}\n" if len(evaluations) > 1 else "")
+    for index, (path, evaluation) in enumerate(evaluations):
+        click.echo(("\n" if index else "") + (f"== {path}\n" if len(evaluations) > 1 else "")
                    + "\n".join(report_lines(evaluation)))
 
 
@@ -258,18 +257,15 @@ def serve(obj, host, port, db):
 @click.pass_obj
 def site(obj, preview, out):
     """Generate the explainer site's pages from the data and build it with mkdocs (strict) into build/site/."""
-    from kb.build import InvalidData
     from kb.publish.site import build_site, serve_site
     from kb.publish.sitegen.site_data import SiteError
 
     try:
-        if preview:
-            serve_site(obj.root)
-        else:
-            click.echo(f"Built the site in {build_site(obj.root, out)}.")
-    except InvalidData as exc:
-        print_problems(exc.problems)
-        sys.exit(1)
+        with exit_on_invalid_data():
+            if preview:
+                serve_site(obj.root)
+            else:
+                click.echo(f"Built the site in {build_site(obj.root, out)}.")
     except SiteError as exc:
         click.secho(f"Error: {exc}", fg="red", err=True)
         sys.exit(1)

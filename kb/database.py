@@ -139,10 +139,6 @@ def _plain(record, table: Table, **values) -> dict:
     return row
 
 
-def _line(record, field_name: str) -> int:
-    return record.lines.get(field_name, record.line) if record.lines else record.line
-
-
 def rows_for(kb, graph) -> dict[str, list[dict]]:
     """Every table's rows, in a stable order."""
     t = TABLES_BY_NAME
@@ -157,11 +153,11 @@ def rows_for(kb, graph) -> dict[str, list[dict]]:
                        for c in (s.conditions or {}).values()],
         "claims": [_plain(c, t["claims"], label=claim_label(kb, c), source_id=kb.claim_sources.get(c.id),
                           setting_id=c.setting, value_display=format_value(c)) for c in kb.claims.values()],
-        "claim_context": [{"claim_id": c.id, "key": key, "file": c.file, "line": _line(c, "key_context")}
+        "claim_context": [{"claim_id": c.id, "key": key, "file": c.file, "line": c.line_of("key_context")}
                           for c in kb.claims.values() for key in dict.fromkeys(c.key_context or [])],
         "contrasts": _contrast_rows(kb),
         "statements": [_statement_row(s, t["statements"]) for s in kb.statements.values()],
-        "statement_claims": [{"statement_id": s.id, "claim_id": cid, "file": s.file, "line": _line(s, "claims")}
+        "statement_claims": [{"statement_id": s.id, "claim_id": cid, "file": s.file, "line": s.line_of("claims")}
                              for s in kb.statements.values() for cid in dict.fromkeys(s.claims or [])],
         "edges": [_edge_row(u, v, data) for u, v, data in graph.edges(data=True)],
         "lexicon": _lexicon_rows(kb.lexicon),
@@ -194,7 +190,7 @@ def _lexicon_rows(lexicon) -> list[dict]:
     if lexicon is None:
         return []
     return [{"name": f.name, "value": _json(getattr(lexicon, f.name)), "description": f.description,
-             "file": lexicon.file, "line": _line(lexicon, f.name)} for f in schema.LEXICON.fields]
+             "file": lexicon.file, "line": lexicon.line_of(f.name)} for f in schema.LEXICON.fields]
 
 
 def _edge_row(u: str, v: str, data: dict) -> dict:

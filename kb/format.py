@@ -4,6 +4,8 @@ from __future__ import annotations
 
 PERCENT_METRICS = {"rate", "conditional_rate"}
 POINT_METRICS = {"accuracy_drop", "difference"}
+# The condition values that say a setting lacked the condition (e.g. goal_nudge with value: none).
+ABSENT_VALUES = frozenset({"none", "absent", "n/a", "no"})
 
 
 def percent(value: float) -> str:

@@ -82,7 +82,7 @@ def _add_statement(graph, statement):
     for claim_id in statement.claims or []:
         if node_id("claim", claim_id) in graph:
             graph.add_edge(sid, node_id("claim", claim_id), key="reports", type="reports",
-                           file=statement.file, line=statement.lines.get("claims", statement.line))
+                           file=statement.file, line=statement.line_of("claims"))
     if statement.source and node_id("source", statement.source) in graph:
         graph.add_edge(sid, node_id("source", statement.source), key="cites", type="cites",
                        file=statement.file, line=statement.line)

@@ -40,14 +40,22 @@ class NodeList(list):
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
-def _safe_resolvers() -> dict:
-    """SafeLoader's implicit resolvers, minus timestamps and YAML 1.1's yes/no/on/off booleans.
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+BOOL_TAG = "tag:yaml.org,2002:bool"
+TRUE_OR_FALSE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
-    Dates stay strings (we validate their format ourselves) and 'no' stays the word 'no'.
+
+def _safe_resolvers() -> dict:
+    """SafeLoader's implicit resolvers, without timestamps and with only true/false as booleans.
+
+    Dates stay strings (we validate their format ourselves), and YAML 1.1's yes/no/on/off stay words:
+    'no' stays the word 'no'.
     """
     resolvers = {}
     for first, pairs in Resolver.yaml_implicit_resolvers.items():
-        kept = [(tag, rx) for tag, rx in pairs if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
+        kept = [(tag, rx) for tag, rx in pairs if tag not in (TIMESTAMP_TAG, BOOL_TAG)]
+        if first in ("t", "T", "f", "F"):  # the first letters of true and false
+            kept.append((BOOL_TAG, TRUE_OR_FALSE))
         if kept:
             resolvers[first] = kept
     return resolvers
@@ -55,7 +63,6 @@ def _safe_resolvers() -> dict:
 
 class _LineLoader(yaml.SafeLoader):
     yaml_implicit_resolvers = _safe_resolvers()
-
 
     def __init__(self, stream, rel: str):
         super().__init__(stream)
@@ -99,9 +106,6 @@ class _LineLoader(yaml.SafeLoader):
 
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_sequence)
-# Only true/false are booleans; YAML 1.1's yes/no/on/off stay words.
-_LineLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                  list("tTfF"))
 
 
 @dataclass

@@ -15,11 +15,19 @@ from pathlib import Path
 from kb import schema
 
 
+class Record:
+    """What every record class shares: the provenance lookups."""
+
+    def line_of(self, field_name: str) -> int:
+        """The line `field_name` is written on, else the record's own line (e.g. for a field it leaves out)."""
+        return self.lines.get(field_name, self.line) if self.lines else self.line
+
+
 def _record_class(rtype: schema.RecordType):
     fields = [(f.name, object, field(default=None)) for f in rtype.fields]
     # Provenance: the file and line the record starts at, and the line of each of its fields.
     fields += [("file", str, field(default="")), ("line", int, field(default=0)), ("lines", dict, field(default_factory=dict))]
-    return make_dataclass(rtype.name.title().replace("_", ""), fields, eq=False)
+    return make_dataclass(rtype.name.title().replace("_", ""), fields, bases=(Record,), eq=False)
 
 
 Source = _record_class(schema.SOURCE)
@@ -91,4 +99,21 @@ class KnowledgeBase:
         index = defaultdict(list)
         for claim in self.claims.values():
             index[(claim.model, claim.behaviour)].append(claim)
+        return dict(index)
+
+    @cached_property
+    def claims_by_source(self) -> dict:
+        """source id -> [claims], in file order."""
+        index = defaultdict(list)
+        for claim in self.claims.values():
+            index[self.claim_sources.get(claim.id)].append(claim)
+        return dict(index)
+
+    @cached_property
+    def statements_by_claim(self) -> dict:
+        """claim id -> [statements reporting it], in file order, each once."""
+        index = defaultdict(list)
+        for statement in self.statements.values():
+            for claim_id in dict.fromkeys(statement.claims or []):
+                index[claim_id].append(statement)
         return dict(index)

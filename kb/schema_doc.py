@@ -9,8 +9,7 @@ DOCUMENTED = ("source", "setting", "condition", "claim", "contrast", "statement"
 
 KIND_NAMES = {"id": "id", "text": "text", "date": "date", "url": "URL", "number": "number", "count": "integer",
               "enum": "one of", "enums": "list of", "ref": "id of", "refs": "ids of", "texts": "list of text",
-              "record": "", "records": "list of", "mapping": "context key →", "flag": "true or false",
-              "groups": "name → list of"}
+              "record": "", "records": "list of", "mapping": "context key →", "flag": "true or false"}
 
 
 def _type(f: schema.Field) -> str:

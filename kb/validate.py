@@ -19,11 +19,8 @@ from kb.records import CLASSES, KnowledgeBase
 VOCABULARY_FILES = ("models", "behaviours", "context", "verdicts", "lexicon")
 DATA_DIRS = ("sources", "claims", "statements")
 
-KIND_WORDS = {"id": "an id", "text": "text", "date": "a date", "url": "a URL", "number": "a number",
-              "count": "a whole number", "enum": "one of the allowed words", "enums": "a list of allowed words",
-              "ref": "an id", "refs": "a list of ids", "texts": "a list of texts", "record": "a mapping",
-              "records": "a list of mappings", "mapping": "a mapping of context keys", "flag": "true or false",
-              "groups": "a mapping of names to lists"}
+# The kinds whose values must be strings, and how to ask for one; the other kinds word their own messages.
+STRING_KIND_WORDS = {"id": "an id", "text": "text", "url": "a URL", "enum": "one of the allowed words", "ref": "an id"}
 
 
 class _Context:
@@ -44,9 +41,10 @@ def _check_scalar(f: schema.Field, value, ctx: _Context, line: int, record: str)
     def bad(code, message, fix):
         ctx.add(line, code, f.name, message, fix, record)
 
-    if f.kind in ("text", "ref", "id", "enum", "url") and not isinstance(value, str):
-        hint = f"put it in quotes: '{value}'" if isinstance(value, (int, float)) and f.kind == "text" else f"write {KIND_WORDS[f.kind]}"
-        return bad("E012", f"expected {KIND_WORDS[f.kind]}, got {_show(value)}", hint)
+    if f.kind in STRING_KIND_WORDS and not isinstance(value, str):
+        wanted = STRING_KIND_WORDS[f.kind]
+        hint = f"put it in quotes: '{value}'" if isinstance(value, (int, float)) and f.kind == "text" else f"write {wanted}"
+        return bad("E012", f"expected {wanted}, got {_show(value)}", hint)
     if f.kind == "date":
         value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
         if not isinstance(value, str) or not schema.DATE_PATTERN.match(value):

@@ -5,7 +5,7 @@ Used by the checker's suggestions, the server's verdict cards and the site's con
 
 from __future__ import annotations
 
-from kb.format import format_value
+from kb.format import ABSENT_VALUES, format_value
 
 MAX_CHARS = 280
 
@@ -18,7 +18,7 @@ def condition_phrase(kb, claim, key: str) -> str | None:
     context = kb.context.get(key)
     if context is None or context.scope == "claim":
         return None
-    return context.phrase if condition is None or condition.value not in ("none", "absent", "n/a") else None
+    return context.phrase if condition is None or condition.value not in ABSENT_VALUES else None
 
 
 def _setting_phrases(kb, claim) -> tuple[str | None, list[str]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from kb.build import InvalidData, build, is_stale
+from kb.build import InvalidData, ensure_database
 from kb.project import default_database
 from kb.publish.datasette_config import DATABASE, setting_options, write_metadata
 
@@ -45,9 +45,8 @@ def prepare(root: Path, db: Path | None = None, echo=click.echo) -> ServeFiles:
         raise ServeError(f"{database}: the database file must be called {DATABASE}.db (Datasette serves a file at "
                          f"/<file name>, and the claim pages live at /{DATABASE}/claims). Rename it or pass "
                          f"--db path/to/{DATABASE}.db.")
-    if is_stale(root, database):
-        echo(f"Building {database} (it is missing or older than the data)...")
-        build(root, database)
+    ensure_database(root, database,
+                    before_build=lambda path: echo(f"Building {path} (it is missing or older than the data)..."))
     metadata = write_metadata(database.with_name("datasette-metadata.json"))
     inspect = write_inspect(database, database.with_name(f"{database.stem}-inspect.json"))
     return ServeFiles(database.resolve(), metadata.resolve(), inspect.resolve())
