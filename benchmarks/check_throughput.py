@@ -45,7 +45,7 @@ def statements(kb, wanted: int) -> list[str]:
         texts.append(f"According to {kb.source_of(c).title}, {other.name} {kb.behaviours[c.behaviour].phrase} "
                      f"{format_value(c)} of the time, researchers said.")
     distinct = list(dict.fromkeys(texts))
-    return distinct[:wanted] if len(distinct) >= wanted else distinct
+    return distinct[:wanted]
 
 
 def best_of(fn, rounds: int = 2) -> float:

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from kb.check import load_checker
-from kb.check.checker import MATCH_SCORE
 from kb.check.detectors import DETECTORS, MISSTATING
 from kb.check.evaluate import evaluate, load_labels
 from kb.wording import faithful_sentence
@@ -70,8 +69,8 @@ def test_detectors_on_statements(checker, text, verdict, claim, number, problem,
 
 def test_every_registered_detector_is_exercised_above():
     kinds = {kind for kind, _fn in DETECTORS}
-    tested = {case[4] for case in DETECTOR_CASES if case[4]}
-    assert kinds - tested == {"number_mismatch"} or kinds - tested == set()
+    tested = {case[4] for case in DETECTOR_CASES if case[4]} | {"number_mismatch"}  # test_number_mismatch_for_a_near_miss
+    assert kinds - tested == set()
     assert {"unsupported_number", "wrong_condition", "wrong_model", "share_of_models", "accuracy_as_frequency",
             "conditional_as_unconditional", "wrong_date"} <= MISSTATING
 
@@ -89,6 +88,26 @@ def test_a_condition_stated_for_one_number_does_not_cover_the_other(checker):
     claims = {f["claim"]: f for f in matched(result)}
     assert set(claims) == {"palisade-with-o3", "palisade-without-o3"}
     assert result["verdict"] == "ok"
+
+
+@pytest.mark.parametrize("removal", ["Remove that instruction", "Drop it", "Take that line out", "Leave it out"])
+def test_a_removal_verb_pointing_back_negates_the_condition_before(checker, removal):
+    result = checker.check("Told to allow shutdown, o3 sabotaged the shutdown 7 times out of 100. "
+                           f"{removal} and it is 79 out of 100.")
+    assert {f["claim"] for f in matched(result)} == {"palisade-with-o3", "palisade-without-o3"}
+    assert result["verdict"] != "misstated", result
+
+
+def test_a_removal_verb_without_an_object_negates_nothing(checker):
+    # "dropped IN tests" says how a rate moved, not that the tests were absent
+    result = checker.check("After anti-scheming training, o3's covert action rate dropped in tests from 13% to 0.4%.")
+    assert {f["claim"] for f in matched(result)} == {"antischeming-o3-before", "antischeming-o3"}
+    assert result["verdict"] != "misstated", result
+
+
+def test_a_number_of_times_is_a_quantifier_not_talk_about_a_figure(checker):
+    result = checker.check("In Apollo's tests, o1 tried to copy itself to another server a number of times.")
+    assert any(f["model"] == "o1" and f["behaviour"] == "self_exfiltration" for f in matched(result)), result
 
 
 def test_models_and_numbers_pair_in_order(checker):
@@ -133,8 +152,8 @@ def test_result_objects_follow_the_contract(checker):
             assert f["model"] in checker.kb.models and f["behaviour"] in checker.kb.behaviours
             assert set(f["missing_context"]) <= set(checker.kb.context)
             assert all(set(p) == {"kind", "detail"} for p in f["problems"])
-            if f["tier"] == "match":
-                assert f["score"] >= MATCH_SCORE
+        # Only matches count: a statement whose findings are all suggestions has found no claim.
+        assert (result["verdict"] == "no_claim") == (not any(f["tier"] == "match" for f in result["findings"]))
 
 
 def test_jsonl_cli_reads_json_and_plain_lines_in_order(tmp_path):

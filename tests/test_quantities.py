@@ -1,4 +1,5 @@
 import random
+import re
 import string
 
 import pytest
@@ -288,3 +289,14 @@ def test_spacy_component_on_empty_and_garbage(nlp):
         # spaCy's own tokenizer cannot encode lone surrogates, so they are left out here.
         doc = nlp(_random_text(rng, surrogates=False))
         assert all(s._.quantity is not None for s in doc.spans[SPAN_KEY])
+
+
+def test_every_bound_word_can_start_a_quantity():
+    """Parsing only tries positions where a quantity can start; a bound word missing from that list is lost."""
+    from kb.check.quantities import _BOUND_PREFIXES, _FIRST_WORDS, _INTENSIFIERS
+
+    patterns = [words.replace(f"(?:{_INTENSIFIERS})?", "") for words, _ in _BOUND_PREFIXES.values()]
+    patterns.append(_INTENSIFIERS)
+    alternatives = [alt for p in patterns for alt in p.strip("()?:").replace("(?:", "").split("|")]
+    first_words = {re.match(r"[a-z]+", alt).group() for alt in alternatives}
+    assert first_words <= _FIRST_WORDS, f"add to _FIRST_WORDS: {sorted(first_words - _FIRST_WORDS)}"

@@ -14,6 +14,9 @@ from kb.check.quantities import SPAN_KEY as QUANTITY_KEY
 
 NEGATION_WINDOW = 4  # tokens before a cue in which "without"/"not" negates it
 QUOTE_PAIRS = [(r'"', r'"'), ("“", "”"), ("‘", "’"), ("«", "»")]
+# A removal verb followed by one of these has no object ("the rate DROPPED IN tests"), so it negates nothing.
+PREPOSITIONS = {"in", "on", "at", "from", "to", "by", "during", "under", "over", "across", "after", "before", "since",
+                "for", "with", "into", "below", "above", "between", "among", "within", "throughout", "through"}
 TEST_NOUNS = {"trial", "run", "rollout", "test", "scenario", "experiment", "simulation", "episode", "evaluation", "sample"}
 
 
@@ -71,8 +74,8 @@ def analyse(doc, anaphor_keys: set[str]) -> Analysis:
     sent_of = lambda token_index: max(bisect_right(starts, token_index) - 1, 0)  # noqa: E731
     analysis = Analysis(doc.text, sentences, quoted=_quoted_passages(doc.text))
     raw = [Mention(s.label_, s.id_, s.start_char, s.end_char, sent_of(s.start), token_start=s.start)
-           for s in doc.spans[SPANS_KEY]]
-    analysis.mentions = _resolve_polarity(doc, _longest(raw), anaphor_keys)
+           for s in doc.spans[SPANS_KEY] if not _idle(doc, s)]
+    analysis.mentions = _resolve_polarity(_longest(raw), anaphor_keys)
     analysis.numbers = [_number(doc, span, sent_of) for span in doc.spans[QUANTITY_KEY]]
     return analysis
 
@@ -93,8 +96,18 @@ def _longest(mentions: list[Mention]) -> list[Mention]:
                                                                  (b.start, b.end) != (m.start, m.end) for b in behaviours))]
 
 
-def _resolve_polarity(doc, mentions: list[Mention], anaphor_keys: set[str]) -> list[Mention]:
-    negators = [m for m in mentions if m.label == "NEGATOR"]
+def _idle(doc, span) -> bool:
+    """A lexicon word in a use that does not do its job: a removal verb without an object ('the rate dropped IN
+    tests') removes nothing; a reporting word in a quantifier ('A NUMBER OF times') is not about a reported figure."""
+    after = doc[span.end].lower_ if span.end < len(doc) else ""
+    before = doc[span.start - 1].lower_ if span.start > 0 else ""
+    if span.label_ == "REMOVAL":
+        return after in PREPOSITIONS
+    return span.label_ == "META" and before == "a" and after == "of"
+
+
+def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str]) -> list[Mention]:
+    negators = [m for m in mentions if m.label in ("NEGATOR", "REMOVAL")]
     negative_spans = [m for m in mentions if m.label == "NEG_CONTEXT"]
     out = []
     for m in mentions:

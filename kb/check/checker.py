@@ -24,7 +24,7 @@ from kb.check.detectors import MISSTATING, FindingCheck, run_detectors
 from kb.check.embed import CachedEmbeddings, MiniLMEmbedder
 from kb.check.nlp import build_nlp
 from kb.check.reports import Lookup, find_reports
-from kb.check.resolve import Evidence, Resolver
+from kb.check.resolve import Evidence, Resolver, other_rates
 from kb.format import claim_label, format_value
 from kb.wording import faithful_sentence
 
@@ -72,7 +72,7 @@ class Checker:
         self.anaphor_keys = {by for cid in kb.claims for _o, by, _n in kb.contrasts_of(cid) if by in kb.context}
         self.lookup = Lookup(self._models_by_developer(), dict(kb.lexicon.families), tuple(kb.models))
         self.source_words = {sid: self._words(f"{s.title} {s.authors}") for sid, s in kb.sources.items()}
-        self._other_numbers: dict = {}  # claim id -> the other rates its value text states (filled lazily)
+        self.other_rates = other_rates(kb)
 
     # ------------------------------------------------------------ set-up
 
@@ -161,13 +161,13 @@ class Checker:
         words = self._words(analysis.text)
         evidence = Evidence(sims.claim, self._source_scores(words),
                             {m.id for m in analysis.mentions if m.label == "CONTEXT"})
-        resolver = Resolver(self.kb, evidence, self._other_numbers)
+        resolver = Resolver(self.kb, evidence, self.other_rates)
         # First the reports whose number identifies a claim; their sources then help choose the rest.
         first = [resolver.resolve(r, st) for r, st in zip(reports, stated) if r.number is not None]
         evidence.preferred_sources = {self.kb.claim_sources.get(f.claim.id) for f in first
                                       if f and f.number == "match" and f.claim}
         found = {}
-        for i, (report, scope, st) in enumerate(zip(reports, report_scopes, stated)):
+        for report, scope, st in zip(reports, report_scopes, stated):
             finding = resolver.resolve(report, st)
             if finding is not None:
                 finding.scope = scope
@@ -203,7 +203,7 @@ class Checker:
         else:
             finding.present = present_keys(kb, finding, analysis, sims.means)
             finding.missing = missing_keys(claim, finding.present)
-        run_detectors(FindingCheck(kb, finding, analysis, finding.present, finding.missing, kb.lexicon))
+        run_detectors(FindingCheck(kb, finding, analysis))
         finding.score = finding_score(finding, sims)
         finding.tier = "match" if finding.score >= MATCH_SCORE else "suggest" if finding.score >= SUGGEST_SCORE else "drop"
 

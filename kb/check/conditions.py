@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-ABSENT_VALUES = {"none", "absent", "n/a", "no"}
+from kb.format import ABSENT_VALUES
+
 UNKNOWN_WORDS = ("not specified", "unstated", "unclear", "implied", "both", "possible", "varied", "vs", "->")
 
 
@@ -33,10 +34,6 @@ class Scope:
     shared: list  # mentions that frame the whole statement
     sentences: list  # sentence indexes whose meaning counts for this report
     attached: list = None  # mentions stated for this report's number; they override shared ones on the same key
-
-    @property
-    def mentions(self) -> list:
-        return self.shared + (self.attached or [])
 
 
 def scopes(analysis, reports, distinguishing: set) -> list[Scope]:

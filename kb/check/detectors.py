@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kb.check.conditions import conflicts
 from kb.format import format_value, percent
@@ -21,11 +22,16 @@ MISSTATING: set = set()
 @dataclass
 class FindingCheck:
     kb: object
-    finding: object  # kb.check.resolve.Finding
+    finding: object  # kb.check.resolve.Finding, with the context keys found present and missing
     analysis: object
-    present: set
-    missing: list
-    lexicon: object
+
+    @property
+    def present(self) -> set:
+        return self.finding.present
+
+    @property
+    def missing(self) -> list:
+        return self.finding.missing
 
 
 def detector(kind: str, misstates: bool):
@@ -153,12 +159,17 @@ def share_of_models(check: FindingCheck) -> str | None:
     number = check.finding.report.number
     if number is None or check.finding.claim is None:
         return None
-    nouns = "|".join(re.escape(n.lower()) for n in sorted(check.lexicon.model_nouns, key=len, reverse=True))
-    # "96% of AI models", "97% of frontier AI models", "four in five leading AI models"
-    if re.match(rf"^(?:of )?(?:[a-z'-]+ ){{0,3}}?(?:{nouns})\b", number.following):
+    if _share_of_models_pattern(tuple(check.kb.lexicon.model_nouns)).match(number.following):
         model = check.kb.models[check.finding.claim.model].name
         return f"presents {number.quantity.text} as a share of models; it is one model's rate ({model}) across runs"
     return None
+
+
+@lru_cache(maxsize=4)
+def _share_of_models_pattern(model_nouns: tuple) -> re.Pattern:
+    """'96% of AI models', '97% of frontier AI models', 'four in five leading AI models' (built once per lexicon)."""
+    nouns = "|".join(re.escape(n.lower()) for n in sorted(model_nouns, key=len, reverse=True))
+    return re.compile(rf"^(?:of )?(?:[a-z'-]+ ){{0,3}}?(?:{nouns})\b")
 
 
 @detector("accuracy_as_frequency", misstates=True)

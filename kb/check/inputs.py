@@ -17,7 +17,7 @@ ENGLISH = {"the", "and", "of", "to", "in", "is", "was", "that", "it", "for", "wi
            "an", "when", "were", "be", "told", "model", "models", "from", "this"}
 FOREIGN = {"le", "la", "les", "des", "et", "est", "une", "que", "qui", "dans", "el", "los", "las", "y", "es", "del", "por",
            "con", "una", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "mit", "il", "di", "che", "della", "em",
-           "não", "uma", "het", "een", "och", "och", "att"}
+           "não", "uma", "het", "een", "och", "att"}
 
 
 class InputError(Exception):
@@ -92,7 +92,7 @@ def _clean_text(text, notices: list) -> str:
                          "statement (a post, a headline, a paragraph) at a time")
     if _looks_binary(text):
         raise InputError("binary", "the input looks like binary data, not text")
-    if len(TAG.findall(text)) >= 1 and re.search(r"<(p|div|span|a|br|b|i|em|strong|script|style|html|body|h\d|li)\b", text, re.I):
+    if TAG.search(text) and re.search(r"<(p|div|span|a|br|b|i|em|strong|script|style|html|body|h\d|li)\b", text, re.I):
         text = strip_html(text)
         notices.append("HTML markup was removed; only the text was checked")
     text = unicodedata.normalize("NFC", re.sub(r"\s+", " ", text)).strip()

@@ -15,7 +15,7 @@ Span labels written to doc.spans["caveat"] (the pattern id is the vocabulary id)
   BEHAVIOUR                                   what the model did
   CONTEXT, NEG_CONTEXT                        a condition stated, or stated as absent
   ANAPHOR_NEG                                 "without it": the condition named just before, absent
-  ALL_RUNS, NEGATOR, META                     "of all runs"; "without", "not"; "the figure", "the stat"
+  ALL_RUNS, NEGATOR, REMOVAL, META            "of all runs"; "without", "not"; "remove"; "the figure", "the stat"
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ def cue_patterns(kb) -> list[dict]:
     lex = kb.lexicon
     entries = [("ALL_RUNS", t, "all_runs") for t in lex.all_runs]
     entries += [("NEGATOR", t, "negator") for t in lex.negators]
-    entries += [("ANAPHOR_NEG", t, "anaphor") for t in lex.anaphora]
+    entries += [("REMOVAL", t, "removal") for t in lex.removal_verbs]
+    entries += [("ANAPHOR_NEG", t, "anaphor") for t in [*lex.anaphora, *removal_anaphora(lex)]]
     entries += [("META", t, "meta") for t in lex.meta_words]
     entries += [("BEHAVIOUR", c, b.id) for b in kb.behaviours.values() for c in b.cues or []]
     entries += [("CONTEXT", c, k.id) for k in kb.context.values() for c in k.cues or []]
@@ -127,6 +128,17 @@ def cue_patterns(kb) -> list[dict]:
                 seen.add((label, variant, pid))
                 patterns.append(_phrase(label, variant, pid))
     return patterns
+
+
+def removal_anaphora(lex) -> list[str]:
+    """Each removal verb with each pointer as its object: "drop it", "remove that line", and for a verb with a
+    particle both orders, "take that sentence out" and "take out that sentence"."""
+    phrases = []
+    for verb in lex.removal_verbs:
+        head, *particle = verb.split()
+        for pointer in lex.pointers:
+            phrases += [f"{head} {pointer} {' '.join(particle)}", f"{verb} {pointer}"] if particle else [f"{verb} {pointer}"]
+    return phrases
 
 
 def build_nlp(kb) -> Language:

@@ -46,12 +46,11 @@ class Quantity:
     bound: str = "eq"
     numerator: float | None = None
     denominator: float | None = None
-    is_rate: bool | None = None  # None means "derive from kind/value"
 
-    def __post_init__(self) -> None:
-        if self.is_rate is None:
-            rate = self.kind in _RATE_KINDS and (self.kind != "decimal" or 0.0 <= self.value <= 1.0)
-            object.__setattr__(self, "is_rate", rate)
+    @property
+    def is_rate(self) -> bool:
+        """A share of runs ('5%', '7 out of 100', '0.05'), not a count or a difference ('65 points')."""
+        return self.kind in _RATE_KINDS and (self.kind != "decimal" or 0.0 <= self.value <= 1.0)
 
 
 # --- text normalisation ------------------------------------------------------

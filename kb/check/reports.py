@@ -17,7 +17,7 @@ FOLLOWING_CHARS = 25  # "... compared with 13% for GPT-4o": a model named just a
 SCORE_BEFORE = re.compile(r"\b(?:scor(?:e|es|ed|ing)|accuracy of|threshold of|(?:prices?|costs?|fees?|revenue|shares?|stock) "
                           r"(?:by|of|up|down|fell|rose)?|priced?)\s+(?:above|below|over|under|of|at|by|to)?\s*$", re.I)
 NEGATED_BEFORE = re.compile(r"\b(?:not|never|rather than|instead of)\s*[\"'“‘]?\s*$", re.I)
-ARTICLES = {"the", "all", "its", "their", "these", "those", "every", "each", "a", "an", "our", "his", "her", "her"}
+ARTICLES = {"the", "all", "its", "their", "these", "those", "every", "each", "a", "an", "our", "his", "her"}
 # What a share can be a share of and still be a result about models' behaviour ("of runs", "of cases", "of models").
 RUN_NOUNS = {"time", "case", "run", "trial", "rollout", "test", "scenario", "episode", "sample", "attempt", "evaluation",
              "eval", "environment", "conversation", "interview", "follow", "question", "answer", "response", "transcript",
@@ -25,8 +25,8 @@ RUN_NOUNS = {"time", "case", "run", "trial", "rollout", "test", "scenario", "epi
              "query", "request", "experiment", "simulation", "model", "system", "agent", "chatbot", "ai", "frontier", "tested",
              "leading", "major", "top", "them", "these", "its", "cot", "reasoning", "summarie", "summary", "interaction",
              "check", "exchange", "trajectory", "game", "round", "turn", "opportunity", "occasion", "situation", "iteration",
-             "llm", "ais", "large", "language", "reasoning", "other"}
-FOR_SUBJECT = re.compile(r"^[^,;.]*?\b(?:for|by|of)\s+(?:the\s+|openai's\s+|anthropic's\s+|google's\s+)?$", re.I)
+             "llm", "ais", "large", "language", "other"}
+FOR_SUBJECT = re.compile(r"^[^,;.]*?\b(?:for|by|of)\s+(?:the\s+|[\w.-]+['’]s\s+)?$", re.I)  # "for OpenAI's o3"
 POSSESSIVE = re.compile(r"^\s*(?:['’]s)?\s*(?:own\s+|new\s+|latest\s+)?$", re.I)
 CONNECTOR = re.compile(r"^(?:[\s,&]|\band\b|\bor\b|\bas well as\b|\bplus\b|\bboth\b|\bthe\b|\b[\w.-]+['’]s\b)*$", re.I)
 # "from 99% to 34%", "13% -> 0.4%", "0.99 vs 0.34": two numbers that may be the two ends of one difference
@@ -53,7 +53,6 @@ class Report:
     number: object = None  # kb.check.analysis.Number
     anchor: int = 0  # character offset the report is anchored at (its number, else its behaviour cue)
     quoted: bool = False  # subject and behaviour both inside one quotation (a quoted headline, not an assertion)
-    inherited: bool = False
     partner: object = None  # the report whose number is the other end of "from A to B" with this one
 
 
@@ -176,7 +175,7 @@ def _number_reports(analysis, index, subjects, regions, numbers, inherited) -> l
         quoted = inherited and bool(region) and analysis.is_quoted(min(region[0], number.start), number.quantity.end)
         if quoted:
             continue
-        reports += [Report(index, subject, behaviours, number, number.start, False, inherited) for subject in group]
+        reports += [Report(index, subject, behaviours, number, number.start) for subject in group]
     _link_pairs(analysis.text, reports)
     return reports
 

@@ -96,11 +96,21 @@ def is_close(value, quantity) -> bool:
     return value is not None and abs(value - quantity.value) <= max(0.02, 0.2 * abs(value))
 
 
+def other_rates(kb) -> dict[str, list[float]]:
+    """Claim id -> the rates the source's own wording of the claim states besides its value ("13% before, 0.4%
+    after"). Only for rates: an accuracy drop's wording states accuracies, which are not drops."""
+    out = {}
+    for claim in kb.claims.values():
+        quantities = parse_quantities(claim.value_text or "") if claim.metric == "rate" else []
+        out[claim.id] = [q.value for q in quantities if q.is_rate and q.value != claim.value]
+    return out
+
+
 class Resolver:
-    def __init__(self, kb, evidence: Evidence, other_numbers: dict | None = None):
+    def __init__(self, kb, evidence: Evidence, other_numbers: dict[str, list[float]]):
         self.kb = kb
         self.evidence = evidence
-        self._other_numbers = other_numbers if other_numbers is not None else {}
+        self.other_numbers = other_numbers  # from other_rates(kb), computed once per knowledge base
 
     # ------------------------------------------------------------ choosing a claim
 
@@ -133,14 +143,6 @@ class Resolver:
     def best(self, report, claims, stated):
         return max(claims, key=lambda c: (self.pick_score(report, c, stated), c.id)) if claims else None
 
-    def other_numbers(self, claim) -> list[float]:
-        """Rates the source's own wording of a claim states besides its value (cached per claim)."""
-        if claim.id not in self._other_numbers:
-            # Only for rates: an accuracy drop's wording states accuracies, which are not drops.
-            quantities = parse_quantities(claim.value_text or "") if claim.metric == "rate" else []
-            self._other_numbers[claim.id] = [q.value for q in quantities if q.is_rate and q.value != claim.value]
-        return self._other_numbers[claim.id]
-
     # ------------------------------------------------------------ resolving
 
     def resolve(self, report, stated: dict) -> Finding | None:
@@ -168,7 +170,7 @@ class Resolver:
         if exact:
             return self._exact(report, candidates, exact, stated)
         # A number the source states in the same finding's wording ('0% with the exact prompt; 12% with an addition').
-        stated_too = [c for c in candidates if any(value_matches(v, quantity) for v in self.other_numbers(c))]
+        stated_too = [c for c in candidates if any(value_matches(v, quantity) for v in self.other_numbers[c.id])]
         if stated_too:
             finding = self._exact(report, candidates, stated_too, stated)
             if finding is not None:
