@@ -3,7 +3,8 @@
 Starts `kb serve` on a free loopback port (or uses --url), waits for it, makes one check to load the checker
 (reported separately: it is the cold start, not the load), then sends --requests POSTs of {"text": ...} to
 /-/check.json from --clients threads, each on its own keep-alive connection. The texts are the knowledge base's
-own statements (read from the server) and a few short headlines, in turn. Standard library only.
+own statements (read from the server) and a few short headlines, in turn. Runs in the project's environment:
+it builds the database (kb.build) when stale and picks the port as `kb serve` does.
 
     python benchmarks/serve_load.py [--requests 200] [--clients 4] [--url http://127.0.0.1:8001] [--db build/kb.db]
 
@@ -19,7 +20,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,18 +30,15 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
+from kb.build import ensure_database
+from kb.publish.serve import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 HEADLINES = ["o1 tried to disable its oversight mechanism 5% of the time.",
              "o3 sabotaged shutdown in 79% of runs, even when told to allow it.",
              "Claude blackmailed an engineer 96% of the time.",
              "AI models lie to their users.",
              "The weather in Lisbon was lovely this weekend."]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(url: str, process: subprocess.Popen | None, timeout: float) -> float:
@@ -58,24 +55,16 @@ def wait_for(url: str, process: subprocess.Popen | None, timeout: float) -> floa
     sys.exit(f"{url} did not answer within {timeout:.0f} s")
 
 
-def build_if_stale(db: Path | None):
-    """`kb build` first when the database is stale, so the server starts cold and the first check loads the checker
-    (a `kb serve` that rebuilds would load the model while building, and the cold figure would hide it)."""
-    from kb.build import is_stale
-    from kb.project import default_database
-
-    database = db or default_database(ROOT)
-    if is_stale(ROOT, database):
-        print(f"Building {database} (it is missing or older than the data)...", flush=True)
-        subprocess.run([sys.executable, "-m", "kb.cli", "--root", str(ROOT), "build", "--out", str(database)],
-                       check=True, stdout=subprocess.DEVNULL)
-
-
 @contextmanager
 def kb_serve(db: Path | None):
-    """`kb serve` on a free loopback port, stopped with Ctrl-C (SIGINT) when done; yields its base URL."""
-    build_if_stale(db)
-    port = free_port()
+    """`kb serve` on a free loopback port, stopped with Ctrl-C (SIGINT) when done; yields its base URL.
+
+    The database is built first when stale, so the server starts cold and the first check loads the checker (a
+    `kb serve` that rebuilds would load the model while building, and the cold figure would hide it).
+    """
+    ensure_database(ROOT, db, before_build=lambda path: print(f"Building {path} (it is missing or older than the "
+                                                              "data)...", flush=True))
+    port = free_port("127.0.0.1", 0)
     command = [sys.executable, "-m", "kb.cli", "--root", str(ROOT), "serve", "--port", str(port)]
     command += ["--db", str(db)] if db else []
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -20,6 +20,15 @@ def tiny_kb(target: Path) -> Path:
     return target
 
 
+def copy_data(target: Path) -> Path:
+    """A private copy of the repository's data at target, to change without touching the real files."""
+    for folder in ("vocabulary", "sources", "claims", "statements"):
+        shutil.copytree(ROOT / folder, target / folder)
+    if (ROOT / "exclusions.yaml").is_file():
+        shutil.copy(ROOT / "exclusions.yaml", target / "exclusions.yaml")
+    return target
+
+
 def run_kb(*args, cwd=None, input=None, env=None) -> subprocess.CompletedProcess:
     """The real `kb` command, as a user runs it."""
     return subprocess.run([KB_COMMAND, *args], cwd=cwd or ROOT, input=input, capture_output=True, text=True, env=env,

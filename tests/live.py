@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from kb.publish.serve import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,12 +74,6 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -97,7 +92,7 @@ def kb_serve(database: Path, warm_urls=(), timeout: float = 60):
     """The real `kb serve` on a free loopback port; yields its base URL once it (and each warm URL) answers.
     Stopped with Ctrl-C (SIGINT), as a user stops it, then killed if it hangs."""
     require_browser()
-    port = free_port()
+    port = free_port("127.0.0.1", 0)
     command = [sys.executable, "-m", "kb.cli", "--root", str(ROOT), "serve", "--db", str(database), "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

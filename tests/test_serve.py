@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import sqlite3
@@ -31,9 +30,10 @@ from kb.graph import build_graph, neighbourhood
 from kb.project import data_hash
 from kb.publish.datasette_config import FACETS, all_tables, canned_queries, describe, metadata, settings
 from kb.readback import read_knowledge_base
-from kb.publish.serve import ServeError, datasette_args, prepare
+from kb.publish.serve import ServeError, datasette_args, free_port, prepare
 from kb.wording import faithful_sentence
-from live import free_port, wait_until_answering
+from kbtest import copy_data
+from live import wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = "<script>alert(1)</script>"
@@ -445,12 +445,7 @@ def test_smoke_list_through_the_datasette_command(served_files):
 @pytest.fixture()
 def data_copy(tmp_path) -> Path:
     """A private copy of the repository's data, to change without touching the real files."""
-    for folder in ("vocabulary", "sources", "claims", "statements"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    for extra in ("exclusions.yaml",):
-        if (ROOT / extra).exists():
-            shutil.copy(ROOT / extra, tmp_path / extra)
-    return tmp_path
+    return copy_data(tmp_path)
 
 
 def test_prepare_rebuilds_a_stale_database(data_copy):
@@ -493,7 +488,7 @@ def test_kb_serve_on_a_busy_port_says_how_to_pick_another(built_db):
 
 @pytest.mark.slow
 def test_kb_serve_prints_its_url_answers_and_stops_on_ctrl_c(built_db):
-    port = free_port()
+    port = free_port("127.0.0.1", 0)
     command = [sys.executable, "-m", "kb.cli", "--root", str(ROOT), "serve", "--db", str(built_db), "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})

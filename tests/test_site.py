@@ -7,6 +7,7 @@ import posixpath
 import re
 import shutil
 import sqlite3
+from contextlib import closing
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from kb.build import load_valid
+from kb.check.store import CHECK_TABLES
 from kb.format import format_value
 from kb.publish import charts
 from kb.publish.bibtex import bibtex_key
@@ -25,6 +27,7 @@ from kb.publish.sitegen.contrast_charts import contrast_charts
 from kb.publish.sitegen.handwritten import expand
 from kb.publish.sitegen.ledger import ledger_page
 from kb.wording import faithful_sentence
+from kbtest import copy_data
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = re.compile(r"^\s*(https?:)?//", re.I)
@@ -272,14 +275,6 @@ def test_generated_markdown_is_deterministic(site, tmp_path, built_db):
     assert not any(re.search(rb"20\d\d-\d\d-\d\dT\d\d:", body) for body in trees[0].values())
 
 
-def _copy_data(target: Path) -> Path:
-    for folder in ("vocabulary", "sources", "claims", "statements"):
-        shutil.copytree(ROOT / folder, target / folder)
-    if (ROOT / "exclusions.yaml").is_file():
-        shutil.copy(ROOT / "exclusions.yaml", target / "exclusions.yaml")
-    return target
-
-
 def _render(text: str) -> str:
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
     names, configs = [], {}
@@ -304,7 +299,7 @@ def test_escaped_text_renders_as_itself(value):
 
 @pytest.mark.slow
 def test_data_text_is_escaped_where_it_lands(tmp_path):
-    root = _copy_data(tmp_path)
+    root = copy_data(tmp_path)
     source_file = root / "sources" / "palisade-shutdown-thread-2025.yaml"
     source_file.write_text(source_file.read_text(encoding="utf-8").replace(
         "title: Shutdown resistance thread", f"title: '{NASTY}'"), encoding="utf-8")
@@ -326,13 +321,17 @@ def test_data_text_is_escaped_where_it_lands(tmp_path):
 # ---------------------------------------------------------------- the checker's data, when it exists
 
 def _checker_db(path: Path) -> Path:
-    with sqlite3.connect(path) as conn:
-        conn.execute("create table checks (statement_id text, verdict text)")
-        conn.execute("create table findings (statement_id text, position integer, claim_id text, missing_context text, "
-                     "problems text, explanation text)")
-        conn.executemany("insert into checks values (?, ?)", [("d01", "missing_context"), ("d12", "misstated")])
-        conn.execute("insert into findings values ('d01', 0, 'o1card-oversight', '[\"goal_nudge\"]', "
-                     "'[{\"kind\": \"dropped_context\"}]', 'It drops: strong goal nudge.')")
+    """The checker's tables as kb.check.store lays them out, with two verdicts; d12's only finding is a "suggest"."""
+    findings = [("d01", 0, "o1card-oversight", "match", '["goal_nudge"]', '[{"kind": "dropped_context", "detail": ""}]',
+                 "It drops: strong goal nudge."),
+                ("d12", 0, "palisade-with-o3", "suggest", '["shutdown_instruction"]', "[]", "Possibly about o3.")]
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for table in CHECK_TABLES:
+            conn.execute(f"create table {table.name} ({', '.join(name for name, _type, _doc in table.columns)})")
+        conn.executemany("insert into checks (statement_id, verdict) values (?, ?)",
+                         [("d01", "missing_context"), ("d12", "misstated")])
+        conn.executemany("insert into findings (statement_id, position, claim_id, tier, missing_context, problems, "
+                         "explanation) values (?, ?, ?, ?, ?, ?, ?)", findings)
     return path
 
 
@@ -342,6 +341,9 @@ def test_ledger_shows_machine_verdicts_and_agreement_when_the_checker_has_run(tm
     assert "Checker: missing_context (agrees with the human label); flagged as dropped: Strong goal nudge" in text
     assert "It drops: strong goal nudge." in text
     assert "Checker: misstated (disagrees with the human label)" in text
+    # A "suggest" finding is not a claim the statement reports: nothing flagged, no explanation.
+    assert "Checker: misstated (disagrees with the human label); flagged" not in text
+    assert "Possibly about o3." not in text
     assert "The checker agrees with the human label on 1 of 2 labelled statements it has checked." in text
     assert "Flagged by the checker" in text
 

@@ -13,22 +13,18 @@ import threading
 
 import pytest
 
+from kb.publish.site import QuietHandler
 from live import recording_page, screenshot
 from test_site import built_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, built_db):
     """The built site on http://127.0.0.1:<free port>/ for the duration of this module."""
     site = built_site(tmp_path_factory, built_db)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/"

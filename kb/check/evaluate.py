@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.check.store import accepted_verdicts
+
 FLAGGED = {"missing_context", "misstated"}
 GOALS = {"flag_accuracy": (">=", 0.90), "claim_recall": (">=", 0.90), "missing_context_recall": (">=", 0.85),
          "false_alarm_rate": ("<=", 0.10), "misstated_recall": (">=", 0.75)}
@@ -90,7 +92,7 @@ def _flatten(item: dict) -> dict | None:
 
 
 def gold_verdicts(label: dict) -> set:
-    return set(label.get("verdict_any") or [label["verdict"]])
+    return accepted_verdicts(label.get("verdict"), label.get("verdict_any"))
 
 
 def score_statement(evaluation: Evaluation, label: dict, result: dict):

@@ -1,13 +1,13 @@
 """The checker's verdicts on the knowledge base's own statements, as database tables (`checks`, `findings`).
 
-`kb build` stores them next to the human labels so disagreements are visible in Datasette and on the site.
+`kb build` stores them next to the human labels so disagreements are visible in Datasette and on the site;
+`stored_results` reads them back, for the server and the site alike.
 """
 
 from __future__ import annotations
 
 import json
 
-from kb.check.embed import MODEL_NAME
 from kb.database import PROVENANCE, Table
 
 CHECK_TABLES = [
@@ -41,6 +41,7 @@ def check_extras(kb, checker=None):
     """(tables, rows) for kb.build: run the checker over every statement in statements/."""
     import kb as package
     from kb.check.checker import Checker
+    from kb.check.embed import MODEL_NAME  # here: what reads CHECK_TABLES (is_stale, the server) needs no embedder
 
     checker = checker or Checker(kb)
     statements = list(kb.statements.values())
@@ -53,9 +54,14 @@ def check_extras(kb, checker=None):
     return CHECK_TABLES, {"checks": checks, "findings": findings}
 
 
+def accepted_verdicts(verdict, verdict_any) -> set:
+    """The checker verdicts a human label accepts: its verdict and any alternatives it lists (verdict_any)."""
+    return ({verdict} | set(verdict_any or [])) - {None}
+
+
 def _check_row(statement, result, tag) -> dict:
     label = statement.label
-    accepted = (label.verdict_any or [label.verdict]) if label else None
+    accepted = accepted_verdicts(label.verdict, label.verdict_any) if label else None
     return {"statement_id": statement.id, "verdict": result["verdict"], "label_verdict": label.verdict if label else None,
             "label_verdict_any": json.dumps(label.verdict_any) if label and label.verdict_any else None,
             "agrees": int(result["verdict"] in accepted) if accepted else None,
@@ -70,3 +76,30 @@ def _finding_row(statement, position, finding) -> dict:
                missing_context=json.dumps(finding["missing_context"]), present_context=json.dumps(finding["present_context"]),
                problems=json.dumps(finding["problems"], ensure_ascii=False), file=statement.file, line=statement.line)
     return row
+
+
+# ---------------------------------------------------------------- reading them back
+
+FINDING_COLUMNS = ("claim_id", "model", "behaviour", "score", "tier", "value", "reported_value", "number",
+                   "missing_context", "present_context", "problems", "explanation", "suggestion", "source", "locator")
+
+
+def stored_results(conn) -> dict[str, dict]:
+    """statement id -> the `kb check` object (without its text) stored in `checks` and `findings`; {} without them."""
+    tables = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
+    if not {"checks", "findings"} <= tables:
+        return {}
+    checks = conn.execute("select statement_id, verdict from checks order by rowid")
+    results = {sid: {"id": sid, "verdict": verdict, "findings": []} for sid, verdict in checks}
+    query = f"select statement_id, {', '.join(FINDING_COLUMNS)} from findings order by statement_id, position"
+    for sid, *values in conn.execute(query):
+        if sid in results:
+            results[sid]["findings"].append(_stored_finding(dict(zip(FINDING_COLUMNS, values))))
+    return results
+
+
+def _stored_finding(row: dict) -> dict:
+    finding = {("claim" if key == "claim_id" else key): value for key, value in row.items()}
+    for key in ("missing_context", "present_context", "problems"):
+        finding[key] = json.loads(finding[key] or "[]")
+    return finding

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from html import escape
 
+from kb.publish.svg import clip
+
 SERIES_COLOURS = ("#1e3a8a", "#c2410c", "#047857", "#6d28d9")  # all >= 4.5:1 against white
 WIDTH, PAD, LABEL_W, VALUE_W = 780, 10, 220, 150
 BAR_H, BAR_GAP, ROW_GAP, GROUP_H, LEGEND_H, AXIS_H = 13, 2, 8, 26, 20, 46
@@ -34,11 +36,6 @@ class Row:
     group: str  # the heading the row sits under
     label: str  # the row's own name
     bars: tuple  # one Bar (or None for "no value") per series
-
-
-def _clip(text: str, limit: int = LABEL_CHARS) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _domain(rows, signed: bool) -> tuple[float, float]:
@@ -94,10 +91,10 @@ def _rows(rows: list[Row], y: float, scale: _Scale) -> tuple[str, float]:
     for row in rows:
         if row.group != group:
             group = row.group
-            parts.append(f'<text class="group" x="{PAD}" y="{y + 17:.0f}">{escape(_clip(group, 110))}</text>')
+            parts.append(f'<text class="group" x="{PAD}" y="{y + 17:.0f}">{escape(clip(group, 110))}</text>')
             y += GROUP_H
         parts.append(f'<text x="{PAD + 8}" y="{y + BAR_H - 3:.0f}"><title>{escape(row.label)}</title>'
-                     f"{escape(_clip(row.label))}</text>")
+                     f"{escape(clip(row.label, LABEL_CHARS))}</text>")
         for index, bar in enumerate(row.bars):
             parts.append(_bar(bar, index, y, scale))
             y += BAR_H + BAR_GAP

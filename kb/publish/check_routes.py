@@ -34,8 +34,8 @@ from kb.check.inputs import MAX_CHARS, InputError
 from kb.check.render import NUMBER_WORDS
 from kb.format import format_value
 from kb.publish.datasette_config import DATABASE
-from kb.publish.datasette_plugin import (VERIFICATION_WARNINGS, bibtex_url, json_response,
-                                         row_url, served)
+from kb.publish.datasette_plugin import (NO_DATABASE, VERIFICATION_WARNINGS, bibtex_url, json_response,
+                                         no_database, row_url, served)
 from kb.readback import read_knowledge_base
 
 MAX_STATEMENTS = 100  # per batch request
@@ -114,7 +114,7 @@ async def run_checks(datasette, items: list) -> list[dict]:
     """`kb check --jsonl` objects for (id, text) pairs, computed on the checker's thread."""
     data = await served(datasette)
     if data is None:
-        raise CheckerUnavailable(f"No Caveat database is served here (expected /{DATABASE}). Run kb serve.")
+        raise CheckerUnavailable(NO_DATABASE)
     database = Path(datasette.get_database(DATABASE).path)
 
     def work():
@@ -271,7 +271,7 @@ async def check_page(datasette, request) -> Response:
     """/-/check: the form, and the verdict card for the text it was given (GET ?text= or the POSTed form)."""
     data = await served(datasette)
     if data is None:
-        return Response.text(f"No Caveat database is served here (expected /{DATABASE}). Run kb serve.", status=404)
+        return no_database()
     context, status = {"database": DATABASE, "text": "", "max_chars": MAX_CHARS, "card": None, "problem": None}, 200
     try:
         text = await page_text(request)

@@ -17,15 +17,13 @@ URLs:
 
 from __future__ import annotations
 
-import json
-
 from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 
 from kb.publish.check_routes import (BadRequest, CheckerUnavailable, error_json, finding_source, parse_form,
                                      parse_json_body, read_body, run_checks)
 from kb.publish.datasette_config import DATABASE
-from kb.publish.datasette_plugin import json_response, not_found, row_url, served, url_id
+from kb.publish.datasette_plugin import json_response, no_database, not_found, row_url, served, url_id
 
 CONTENT_TYPE = "application/ld+json; charset=utf-8"
 RATINGS = {"misstated": 1, "missing_context": 2, "ok": 3}
@@ -120,44 +118,6 @@ def statement_item(statement) -> dict:
     return item
 
 
-# ---------------------------------------------------------------- the stored verdicts of the knowledge base
-
-FINDING_COLUMNS = ("claim_id", "model", "behaviour", "score", "tier", "value", "reported_value", "number",
-                   "missing_context", "present_context", "problems", "explanation", "suggestion", "source", "locator")
-
-
-def stored_results(conn, statement_id: str | None = None) -> dict[str, dict]:
-    """statement id -> the `kb check` object `kb build` stored for it (checks and findings tables); {} without them."""
-    tables = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
-    if not {"checks", "findings"} <= tables:
-        return {}
-    where, args = ("where statement_id = ?", [statement_id]) if statement_id is not None else ("", [])
-    checks = conn.execute(f"select statement_id, verdict from checks {where} order by rowid", args)
-    results = {sid: {"id": sid, "verdict": verdict, "findings": []} for sid, verdict in checks}
-    query = f"select statement_id, {', '.join(FINDING_COLUMNS)} from findings {where} order by statement_id, position"
-    for sid, *values in conn.execute(query, args):
-        if sid in results:
-            results[sid]["findings"].append(_stored_finding(dict(zip(FINDING_COLUMNS, values))))
-    return results
-
-
-def _stored_finding(row: dict) -> dict:
-    finding = {("claim" if key == "claim_id" else key): value for key, value in row.items()}
-    for key in ("missing_context", "present_context", "problems"):
-        finding[key] = json.loads(finding[key] or "[]")
-    return finding
-
-
-async def statement_results(datasette, statement_id: str | None = None) -> dict[str, dict]:
-    """The stored results with each statement's text, as `kb check` gives it."""
-    data = await served(datasette)
-    found = await datasette.get_database(DATABASE).execute_fn(lambda conn: stored_results(conn, statement_id))
-    for sid, result in found.items():
-        statement = data.kb.statements.get(sid)
-        result["text"] = statement.text if statement else ""
-    return found
-
-
 # ---------------------------------------------------------------- routes
 
 def base_url(datasette, request) -> str:
@@ -174,9 +134,9 @@ async def statement_view(datasette, request) -> Response:
     """/-/claimreview/<statement id>.jsonld: the review of one statement of the knowledge base."""
     data = await served(datasette)
     if data is None:
-        return Response.text(f"No Caveat database is served here (expected /{DATABASE}). Run kb serve.", status=404)
+        return no_database()
     statement_id = url_id(request, "statement_id")
-    result = (await statement_results(datasette, statement_id)).get(statement_id)
+    result = data.results.get(statement_id)
     if statement_id not in data.kb.statements or result is None:
         return await not_found(datasette, request, "statement", statement_id, data.kb.statements,
                                lambda sid: datasette.urls.path(f"-/claimreview/{sid}.jsonld"), json_format=True)
@@ -187,9 +147,9 @@ async def all_statements_view(datasette, request) -> Response:
     """/-/claimreview.jsonld: every checked statement of the knowledge base, as one @graph."""
     data = await served(datasette)
     if data is None:
-        return Response.text(f"No Caveat database is served here (expected /{DATABASE}). Run kb serve.", status=404)
+        return no_database()
     reviews = [statement_review(datasette, request, data.kb, result)
-               for result in (await statement_results(datasette)).values() if result["id"] in data.kb.statements]
+               for result in data.results.values() if result["id"] in data.kb.statements]
     for review in reviews:
         del review["@context"]  # said once, for the whole graph
     graph = {"@context": context(base_url(datasette, request)), "@graph": reviews}

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import kb
+from kb.check.store import CHECK_TABLES
 from kb.database import TABLES, VIEWS
 
 DATABASE = "kb"  # Datasette names a database after its file's stem: build/kb.db is served at /kb.
@@ -63,11 +64,7 @@ SORT = {"claims": ("sort", "id"), "sources": ("sort_desc", "date"), "statements"
 # ---------------------------------------------------------------- metadata: what the data is
 
 def all_tables() -> list:
-    """The database's tables: the knowledge base's, then the checker's (checks, findings) once it is installed."""
-    try:
-        from kb.check.store import CHECK_TABLES
-    except ImportError:  # a checkout without the checker builds and serves the knowledge base alone
-        return list(TABLES)
+    """The database's tables: the knowledge base's, then the checker's (checks, findings)."""
     return list(TABLES) + list(CHECK_TABLES)
 
 

@@ -36,14 +36,14 @@ from datasette.utils.asgi import Response, asgi_static
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup
 
-from kb import schema
+from kb.check.store import accepted_verdicts, stored_results
 from kb.format import format_value
 from kb.graph import build_graph, neighbourhood, node_id, to_json
 from kb.publish.bibtex import bibtex_entry
 from kb.publish.datasette_config import DATABASE
 from kb.publish.svg import graph_svg
 from kb.readback import read_knowledge_base
-from kb.records import Claim, KnowledgeBase
+from kb.records import KnowledgeBase
 from kb.wording import faithful_sentence
 
 HERE = Path(__file__).resolve().parent
@@ -66,6 +66,7 @@ VERIFICATION_WARNINGS = {
     "unverified": "Unverified: this number has not been checked against its source yet.",
 }
 RANK_WARNINGS = {"deprecated": "Deprecated: this claim is superseded or known to be wrong. Do not quote it."}
+BADGE_WARNINGS = {"verification": VERIFICATION_WARNINGS, "rank": RANK_WARNINGS}  # claims column -> its warnings
 
 
 def machine_verdicts(conn: sqlite3.Connection) -> dict[str, dict]:
@@ -90,7 +91,8 @@ class Served:
 
     kb: KnowledgeBase
     graph: object
-    verdicts: dict = field(default_factory=dict)
+    verdicts: dict = field(default_factory=dict)  # statement id -> {"verdict", "agrees"} (machine_verdicts)
+    results: dict = field(default_factory=dict)  # statement id -> the stored `kb check` object (_checked_statements)
 
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # Datasette instance -> {"lock", "served"}
@@ -98,7 +100,17 @@ _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # Datasette i
 
 def _load(conn) -> Served:
     knowledge_base = read_knowledge_base(conn)
-    return Served(knowledge_base, build_graph(knowledge_base), machine_verdicts(conn))
+    return Served(knowledge_base, build_graph(knowledge_base), machine_verdicts(conn),
+                  _checked_statements(conn, knowledge_base))
+
+
+def _checked_statements(conn, knowledge_base) -> dict[str, dict]:
+    """statement id -> the `kb check` object `kb build` stored for it, with the statement's text (as `kb check`)."""
+    results = stored_results(conn)
+    for statement_id, result in results.items():
+        statement = knowledge_base.statements.get(statement_id)
+        result["text"] = statement.text if statement else ""
+    return results
 
 
 async def served(datasette) -> Served | None:
@@ -194,9 +206,7 @@ def _source(datasette, source) -> dict:
 def _contrasts(datasette, kb, claim) -> list[dict]:
     rows = []
     for other_id, differs_by, note in kb.contrasts_of(claim.id):
-        other = kb.claims.get(other_id)
-        if other is None:
-            continue
+        other = kb.claims[other_id]  # contrasts_of lists only claims that exist
         here, there = kb.conditions_of(claim).get(differs_by), kb.conditions_of(other).get(differs_by)
         context = kb.context.get(differs_by)
         rows.append({"id": other.id, "url": row_url(datasette, "claims", other.id),
@@ -210,9 +220,7 @@ def _contrasts(datasette, kb, claim) -> list[dict]:
 
 def _statements(datasette, data: Served, claim) -> list[dict]:
     rows = []
-    for statement in data.kb.statements.values():
-        if claim.id not in (statement.claims or []):
-            continue
+    for statement in data.kb.statements_by_claim.get(claim.id, []):
         label = statement.label
         rows.append({"id": statement.id, "url": row_url(datasette, "statements", statement.id),
                      "text": statement.text, "who": statement.who, "date": statement.date,
@@ -228,7 +236,7 @@ def _machine(check: dict | None, label) -> dict | None:
         return None
     agrees = check.get("agrees")
     if agrees is None and label and label.verdict:
-        agrees = check["verdict"] in ([label.verdict] + list(label.verdict_any or []))
+        agrees = check["verdict"] in accepted_verdicts(label.verdict, label.verdict_any)
     return {"verdict": check["verdict"], "disagrees": agrees is not None and not agrees}
 
 
@@ -236,7 +244,7 @@ def source_page(datasette, data: Served, source_id: str) -> dict | None:
     source = data.kb.sources.get(source_id)
     if source is None:
         return None
-    claims = sum(1 for cid in data.kb.claims if data.kb.claim_sources.get(cid) == source_id)
+    claims = len(data.kb.claims_by_source.get(source_id, []))
     return {"id": source.id, "bibtex": bibtex_entry(source), "bibtex_url": bibtex_url(datasette, source.id),
             "claims": claims, "claims_url": datasette.urls.table(DATABASE, "claims") + f"?source_id={quote(source.id)}"}
 
@@ -245,7 +253,7 @@ async def statement_page(datasette, request, data: Served, statement_id: str) ->
     """The checker's stored verdict card for a statement, and its ClaimReview (linked, and embedded as JSON-LD)."""
     from kb.publish import check_routes, claimreview
 
-    result = (await claimreview.statement_results(datasette, statement_id)).get(statement_id)
+    result = data.results.get(statement_id)
     if result is None or statement_id not in data.kb.statements:
         return None
     review = claimreview.statement_review(datasette, request, data.kb, result)
@@ -274,8 +282,12 @@ def json_response(data, status: int = 200, headers: dict | None = None,
     return Response(inert_json(data), status=status, headers=headers or {}, content_type=content_type)
 
 
-def _no_database() -> Response:
-    return Response.text(f"No Caveat database is served here (expected /{DATABASE}). Run kb serve.", status=404)
+NO_DATABASE = f"No Caveat database is served here (expected /{DATABASE}). Run kb serve."
+
+
+def no_database() -> Response:
+    """The 404 of every Caveat route when the server was started without the knowledge base's database."""
+    return Response.text(NO_DATABASE, status=404)
 
 
 # kind -> (table, query argument that searches it): claims have full-text search, sources a substring filter.
@@ -309,7 +321,7 @@ async def graph_view(datasette, request) -> Response:
     """/-/graph/<claim id>: the claim's neighbourhood, drawn on the server; .json gives it as node-link JSON."""
     data = await served(datasette)
     if data is None:
-        return _no_database()
+        return no_database()
     claim_id, json_format = url_id(request, "claim_id"), bool(request.url_vars.get("format"))
     center = node_id("claim", claim_id)
     if center not in data.graph:
@@ -340,7 +352,7 @@ def _graph_context(datasette, data: Served, claim_id: str, sub) -> dict:
 async def whole_graph_json(datasette) -> Response:
     data = await served(datasette)
     if data is None:
-        return _no_database()
+        return no_database()
     return json_response(to_json(data.graph), headers=_cache_headers(datasette))
 
 
@@ -353,7 +365,7 @@ async def bibtex_view(datasette, request) -> Response:
     """/-/bibtex/<source id>.bib: the source's BibTeX entry (as text, so a browser shows it)."""
     data = await served(datasette)
     if data is None:
-        return _no_database()
+        return no_database()
     source_id = url_id(request, "source_id")
     source = data.kb.sources.get(source_id)
     if source is None:
@@ -365,7 +377,7 @@ async def bibtex_view(datasette, request) -> Response:
 async def all_bibtex(datasette) -> Response:
     data = await served(datasette)
     if data is None:
-        return _no_database()
+        return no_database()
     entries = [bibtex_entry(data.kb.sources[sid]) for sid in sorted(data.kb.sources)]
     return _bibtex_response("\n".join(entries), "caveat.bib", datasette)
 
@@ -437,12 +449,11 @@ def extra_template_vars(view_name, database, table, request, datasette):
 
 @hookimpl
 def render_cell(value, column, table, database):
-    """A warning badge for any verification status other than `verified`, wherever claims are listed."""
-    if database == DATABASE and table == "claims" and column == "verification" and value in VERIFICATION_WARNINGS:
-        return Markup('<span class="caveat-badge caveat-badge-warn" title="{}">⚠ {}</span>').format(
-            VERIFICATION_WARNINGS[value], value)
-    if database == DATABASE and table == "claims" and column == "rank" and value in RANK_WARNINGS:
-        return Markup('<span class="caveat-badge caveat-badge-warn" title="{}">⚠ {}</span>').format(
-            RANK_WARNINGS[value], value)
-    return None
+    """A warning badge for any verification status other than `verified` (or a deprecated rank), wherever claims
+    are listed."""
+    warnings = BADGE_WARNINGS.get(column) if database == DATABASE and table == "claims" else None
+    if warnings is None or value not in warnings:  # other columns' values may be unhashable (foreign-key dicts)
+        return None
+    badge = Markup('<span class="caveat-badge caveat-badge-warn" title="{}">⚠ {}</span>')
+    return badge.format(warnings[value], value)
 

@@ -57,7 +57,7 @@ def run_mkdocs(root: Path, docs: Path, out: Path) -> None:
 def serve_site(root: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Build, then serve the built folder with Python's http.server (a static preview; nothing is fetched)."""
     out = build_site(root)
-    handler = functools.partial(_QuietHandler, directory=str(out))
+    handler = functools.partial(QuietHandler, directory=str(out))
     with http.server.ThreadingHTTPServer((host, port), handler) as server:
         print(f"Serving {out} at http://{host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
         try:
@@ -66,6 +66,8 @@ def serve_site(root: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
             pass
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder without logging each request (also the browser tests' server)."""
+
     def log_message(self, format, *args):  # one line per request is noise in a preview
         pass

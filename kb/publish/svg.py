@@ -17,7 +17,8 @@ BOX_W, LINE_H, PAD, GAP, COL_GAP = 250, 16, 8, 14, 90
 MAX_CHARS = 36
 
 
-def _clip(text: str, limit: int = MAX_CHARS) -> str:
+def clip(text: str, limit: int = MAX_CHARS) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis (also the charts' labels)."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -25,15 +26,15 @@ def _clip(text: str, limit: int = MAX_CHARS) -> str:
 def _lines(node: str, data: dict) -> list[str]:
     kind = data.get("type", "")
     if data.get("title"):  # a caller-supplied heading (e.g. a summary box "3 claims")
-        return [_clip(data["title"])] + [_clip(line) for line in data.get("lines", [])]
+        return [clip(data["title"])] + [clip(line) for line in data.get("lines", [])]
     # Claims are long sentences; their id is the readable handle (the full label is in the tooltip).
     name = data.get("id") if kind == "claim" else (data.get("label") or data.get("id") or node)
-    head = f"{kind}: {_clip(name)}"
+    head = f"{kind}: {clip(name)}"
     extra = []
     if kind == "setting":
-        extra = [_clip(f"{k}: {v}", MAX_CHARS + 4) for k, v in (data.get("conditions") or {}).items()]
+        extra = [clip(f"{k}: {v}", MAX_CHARS + 4) for k, v in (data.get("conditions") or {}).items()]
     elif kind == "claim" and data.get("value_display"):
-        extra = [_clip(f"{data['value_display']} · {data.get('verification', '')}")]
+        extra = [clip(f"{data['value_display']} · {data.get('verification', '')}")]
     elif kind == "statement" and data.get("verdict"):
         extra = [f"label: {data['verdict']}"]
     return [head] + extra
@@ -58,7 +59,7 @@ def _layout(graph, center):
     return boxes, max(heights.values(), default=PAD * 2), (max(columns, default=0) + 1)
 
 
-def _edge(graph, boxes, u, v, data) -> str:
+def _edge(boxes, u, v, data) -> str:
     x1, y1, h1, _, _ = boxes[u]
     x2, y2, h2, _, _ = boxes[v]
     kind = escape(data.get("type", ""))
@@ -98,7 +99,7 @@ def graph_svg(graph, center: str | None = None, href: Callable[[str, dict], str 
     """
     boxes, height, ncols = _layout(graph, center)
     width = PAD * 2 + ncols * BOX_W + (ncols - 1) * COL_GAP + 40
-    edges = "".join(_edge(graph, boxes, u, v, d) for u, v, d in graph.edges(data=True) if u in boxes and v in boxes)
+    edges = "".join(_edge(boxes, u, v, d) for u, v, d in graph.edges(data=True) if u in boxes and v in boxes)
     nodes = "".join(_node(n, boxes[n], href, center) for n in boxes)
     head = f"<title>{escape(title)}</title>" if title else ""
     style = ("<style>text{font:12px sans-serif;fill:#111827}.edge{fill:none;stroke:#6b7280;stroke-width:1.2}"

@@ -1,22 +1,19 @@
 """What the checker has said, read for the site: machine verdicts from the database, accuracy from `kb eval`.
 
-The `checks` and `findings` tables are written by the checker's build step; the site reads them
-defensively (absent tables or columns mean "no machine verdicts yet") so the site builds at every stage.
+The `checks` and `findings` tables are written by the checker's build step (kb.check.store) and read back with
+its `stored_results`, as the server reads them; a database without them means "no machine verdicts yet", so the
+site builds at every stage.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STATEMENT_COLUMNS = ("statement_id", "statement")
-VERDICT_COLUMNS = ("verdict", "machine_verdict")
-CLAIM_COLUMNS = ("claim_id", "claim")
-KEY_COLUMNS = ("missing_context", "key", "context_key", "missing")
-PROBLEM_COLUMNS = ("problems", "kind", "detector")
-EXPLANATION_COLUMNS = ("explanation",)
+from kb.check.store import accepted_verdicts, stored_results
 
 
 @dataclass
@@ -32,70 +29,36 @@ class MachineVerdict:
     missing_by_claim: dict = field(default_factory=dict)
 
 
-def _columns(conn, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f"pragma table_info([{table}])")]
-
-
-def _pick(columns: list[str], options) -> str | None:
-    return next((name for name in options if name in columns), None)
-
-
-def _values(cell) -> list[str]:
-    """A cell as a list of strings: JSON lists (of ids, or of {"kind": ...} problems) or a single value."""
-    if cell is None:
-        return []
-    if isinstance(cell, str) and cell.startswith("["):
-        try:
-            items = json.loads(cell)
-        except ValueError:
-            return [cell]
-        return [str(i.get("kind", "")) if isinstance(i, dict) else str(i) for i in items if i]
-    return [str(cell)]
-
-
 def machine_verdicts(db_path: Path) -> dict[str, MachineVerdict]:
-    """statement id -> MachineVerdict; {} when the database or its `checks` table is absent."""
+    """statement id -> MachineVerdict; {} when the database or its checker tables are absent."""
     if not db_path or not Path(db_path).is_file():
         return {}
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
-        verdicts = _read_checks(conn)
-        if verdicts:
-            _read_findings(conn, verdicts)
-    return verdicts
+    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+        results = stored_results(conn)
+    return {sid: _machine_verdict(result) for sid, result in sorted(results.items()) if result["verdict"] is not None}
 
 
-def _read_checks(conn) -> dict[str, MachineVerdict]:
-    columns = _columns(conn, "checks")
-    statement, verdict = _pick(columns, STATEMENT_COLUMNS), _pick(columns, VERDICT_COLUMNS)
-    if not statement or not verdict:
-        return {}
-    rows = conn.execute(f"select [{statement}], [{verdict}] from checks order by 1").fetchall()
-    return {str(sid): MachineVerdict(str(v)) for sid, v in rows if sid is not None and v is not None}
+def _machine_verdict(result: dict) -> MachineVerdict:
+    found = MachineVerdict(result["verdict"])
+    for finding in result["findings"]:
+        # Only the claims the statement reports, as the server, ClaimReview and `kb check` count them: a "suggest"
+        # finding is a claim the statement is possibly about, not one it drops context from.
+        if finding["tier"] == "match":
+            _add_finding(found, finding)
+    return found
 
 
-def _read_findings(conn, verdicts: dict):
-    columns = _columns(conn, "findings")
-    statement = _pick(columns, STATEMENT_COLUMNS)
-    if not statement:
-        return
-    wanted = [_pick(columns, names) for names in (CLAIM_COLUMNS, KEY_COLUMNS, PROBLEM_COLUMNS, EXPLANATION_COLUMNS)]
-    select = ", ".join(f"[{c}]" if c else "null" for c in wanted)
-    order = "position" if "position" in columns else "rowid"
-    for sid, claim, keys, problems, explanation in conn.execute(f"select [{statement}], {select} from findings order by 1, {order}"):
-        found = verdicts.get(str(sid))
-        if found is not None:
-            _add_finding(found, claim, _values(keys), _values(problems), explanation)
-
-
-def _add_finding(found: MachineVerdict, claim, keys: list, kinds: list, explanation):
+def _add_finding(found: MachineVerdict, finding: dict):
+    claim, keys = finding["claim"], finding["missing_context"]
     if claim is not None:
-        found.claims += [] if str(claim) in found.claims else [str(claim)]
-        bucket = found.missing_by_claim.setdefault(str(claim), [])
+        found.claims += [] if claim in found.claims else [claim]
+        bucket = found.missing_by_claim.setdefault(claim, [])
         bucket += [k for k in keys if k not in bucket]
     found.flagged_keys += [k for k in dict.fromkeys(keys) if k not in found.flagged_keys]
+    kinds = [problem["kind"] for problem in finding["problems"]]
     found.kinds += [k for k in dict.fromkeys(kinds) if k not in found.kinds]
-    if explanation:
-        found.explanations.append(str(explanation))
+    if finding["explanation"]:
+        found.explanations.append(finding["explanation"])
 
 
 def agrees(statement, machine: MachineVerdict | None) -> bool | None:
@@ -103,7 +66,7 @@ def agrees(statement, machine: MachineVerdict | None) -> bool | None:
     label = statement.label
     if machine is None or label is None:
         return None
-    accepted = set(label.verdict_any or []) | ({label.verdict} if label.verdict else set())
+    accepted = accepted_verdicts(label.verdict, label.verdict_any)
     return machine.verdict in accepted if accepted else None
 
 

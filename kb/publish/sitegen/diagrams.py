@@ -34,15 +34,16 @@ def graph_href(site, page: str):
 
 
 def source_diagram(site, source_id: str, page: str) -> str:
-    claims = site.claims_by_source.get(source_id, [])
+    claims = site.kb.claims_by_source.get(source_id, [])
     graph = _full(site, source_id, claims) if len(claims) <= FULL_GRAPH_LIMIT else _summary(site, source_id, claims)
     return graph_svg(graph, center=node_id("source", source_id), href=graph_href(site, page),
                      title=f"Claim graph of {site.source_title(source_id)}")
 
 
 def _reporting_statements(site, claims) -> list:
-    ids = {c.id for c in claims}
-    return [s for s in site.kb.statements.values() if ids & set(s.claims or [])]
+    """The statements that report any of `claims`, each once, in file order (the order the diagram adds them)."""
+    reporting = {s.id for c in claims for s in site.kb.statements_by_claim.get(c.id, [])}
+    return [s for s in site.kb.statements.values() if s.id in reporting]
 
 
 def _full(site, source_id: str, claims) -> nx.MultiDiGraph:

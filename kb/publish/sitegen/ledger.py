@@ -55,7 +55,7 @@ def machine_line(site, statement, page: str, claim_id: str | None = None) -> str
 def ledger_page(site) -> dict[str, str]:
     statements = sorted(site.kb.statements.values(), key=lambda s: s.id)
     parts = ["# Discourse ledger\n\n", _intro(site, statements), _summary(site, statements),
-             _claim_statistics(site, statements), _key_statistics(site, statements), "## Every statement\n\n"]
+             _claim_statistics(site), _key_statistics(site, statements), "## Every statement\n\n"]
     parts += [_entry(site, s) for s in statements]
     return {LEDGER: "".join(parts)}
 
@@ -80,11 +80,11 @@ def _summary(site, statements) -> str:
     return "## Summary\n\n" + text + "\n"
 
 
-def _claim_statistics(site, statements) -> str:
+def _claim_statistics(site) -> str:
     headers = ["Claim", "Value", "Times reported", "Times flagged", "Most-dropped conditions"]
     headers += ["Flagged by the checker"] if site.machine else []
-    rows = [_claim_row(site, claim_id, [s for s in statements if claim_id in (s.claims or [])])
-            for claim_id in sorted({cid for s in statements for cid in (s.claims or [])})]
+    reporting = site.kb.statements_by_claim
+    rows = [_claim_row(site, claim_id, reporting[claim_id]) for claim_id in sorted(reporting)]
     return ("## Distortion by claim\n\nHow often each claim has been reported, how often the report was flagged by its "
             "human label, and which conditions were dropped most.\n\n" + markup.table(headers, rows) + "\n")
 

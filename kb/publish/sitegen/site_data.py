@@ -6,7 +6,6 @@ Page paths are docs-relative Markdown paths; with `use_directory_urls` they beco
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -48,19 +47,9 @@ class SiteData:
 
     # ------------------------------------------------------------ lookups
     @cached_property
-    def statements_by_claim(self) -> dict:
-        index = defaultdict(list)
-        for statement in self.kb.statements.values():
-            for claim_id in dict.fromkeys(statement.claims or []):
-                index[claim_id].append(statement)
-        return dict(index)
-
-    @cached_property
-    def claims_by_source(self) -> dict:
-        index = defaultdict(list)
-        for claim in self.kb.claims.values():
-            index[self.kb.claim_sources.get(claim.id)].append(claim)
-        return dict(index)
+    def setting_position(self) -> dict:
+        """setting id -> its place in declaration order (the order contrasts put side by side follow)."""
+        return {setting_id: position for position, setting_id in enumerate(self.kb.settings)}
 
     def model_name(self, model_id: str) -> str:
         model = self.kb.models.get(model_id)

@@ -22,7 +22,7 @@ def source_pages(site, charts) -> dict[str, str]:
 
 def source_page(site, source, charts) -> str:
     page = site.source_page(source.id)
-    claims = site.claims_by_source.get(source.id, [])
+    claims = site.kb.claims_by_source.get(source.id, [])
     parts = [f"# {markup.text(source.title)}\n\n", _about(site, source, claims), _statements(site, source, page)]
     if claims:
         parts += [_diagram(site, source, page), _contrasts(site, claims, page),
@@ -52,7 +52,7 @@ def _statements(site, source, page) -> str:
 
 
 def _diagram(site, source, page) -> str:
-    big = len(site.claims_by_source.get(source.id, [])) > FULL_GRAPH_LIMIT
+    big = len(site.kb.claims_by_source.get(source.id, [])) > FULL_GRAPH_LIMIT
     what = ("A summary: one box per behaviour and setting with its number of claims; the tables below list every claim."
             if big else "Every claim of this source with its setting and the statements that report it.")
     return (f"## Claim graph\n\n{what} Boxes are links.\n\n"
@@ -80,8 +80,7 @@ def _contrasts(site, claims, page) -> str:
 def _oriented(site, claim, other):
     """This source's claim first; within one source, the setting declared first (e.g. with the nudge) first."""
     same_source = site.kb.claim_sources.get(claim.id) == site.kb.claim_sources.get(other.id)
-    order = list(site.kb.settings)
-    if same_source and order.index(other.setting) < order.index(claim.setting):
+    if same_source and site.setting_position[other.setting] < site.setting_position[claim.setting]:
         return other, claim
     return claim, other
 
@@ -125,7 +124,7 @@ def sources_index(site) -> str:
     page = SOURCES_INDEX
     rows = []
     for source in sorted(site.kb.sources.values(), key=lambda s: (s.date, s.id)):
-        claims = site.claims_by_source.get(source.id, [])
+        claims = site.kb.claims_by_source.get(source.id, [])
         rows.append([markup.link(markup.text(source.title), markup.relative(page, site.source_page(source.id))),
                      markup.text(source.authors), markup.text(source.date), markup.text(source.kind), str(len(claims))])
     return ("# Sources\n\nThe documents the results come from, oldest first: papers, system cards, blog posts, threads.\n\n"
