@@ -123,7 +123,8 @@ def cue_patterns(kb) -> list[dict]:
     entries += [("NEG_CONTEXT", c, k.id) for k in kb.context.values() for c in k.negations or []]
     seen, patterns = set(), []
     for label, cue, pid in entries:
-        for variant in cue_variants(cue):
+        # An anaphor is a whole phrase already ("drop that line"); a small word inside it would make nonsense.
+        for variant in [cue] if label == "ANAPHOR_NEG" else cue_variants(cue):
             if (label, variant, pid) not in seen:
                 seen.add((label, variant, pid))
                 patterns.append(_phrase(label, variant, pid))
