@@ -24,6 +24,10 @@ VERIFICATION = ("verified", "parsed", "secondary", "partial", "unverified")
 RANKS = ("preferred", "normal", "deprecated")
 SCOPES = ("setting", "claim")
 VERDICTS = ("ok", "missing_context", "misstated", "no_claim")
+# Evaluation folds: five for cross-validation and one locked test fold that no decision is made on.
+# A statement's fold is stored with it; one original page (url) never spans two folds.
+FOLDS = ("cv1", "cv2", "cv3", "cv4", "cv5", "locked")
+REGISTERS = ("headline", "lede", "article", "post", "comment", "newsletter", "video", "primary", "other")
 
 # The closed interval a claim's value must lie in, by metric. Rates are fractions of runs;
 # an accuracy drop can be negative (the model did *better* when told to do badly).
@@ -215,7 +219,8 @@ STATEMENT = RecordType(
     "A public statement (post, headline, article sentence) that reports results, with its human label when one exists.",
     (
         _f("id", "id", "The statement's id, unique in the knowledge base.", required=True),
-        _f("text", "text", "The statement's text, verbatim.", required=True),
+        _f("text", "text", "The statement's text: a close paraphrase of the original that keeps what decides its label.",
+           required=True),
         _f("who", "text", "Who said it, and where (outlet, platform).", required=True),
         _f("date", "date", "When it was said."),
         _f("url", "url", "Where it can be read."),
@@ -223,6 +228,9 @@ STATEMENT = RecordType(
         _f("source", "ref", "The discourse source it comes from, when that has a file in sources/.", target="source"),
         _f("claims", "refs", "The claims it reports.", target="claim"),
         _f("label", "record", "Its human label, when one exists.", target="label"),
+        _f("register", "enum", "The kind of text the original was: headline, lede, post, comment…", choices=REGISTERS),
+        _f("fold", "enum", "Its evaluation fold: cv1–cv5 for cross-validation, or locked (the test fold, run rarely).",
+           choices=FOLDS),
         _f("notes", "text", "Curator's notes."),
     ),
     table="statements",
