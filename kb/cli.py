@@ -237,6 +237,43 @@ def evaluate(obj, labels, save, as_json):
 
 
 @cli.command()
+@click.argument("labels", nargs=-1, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the weights (default: kb/check/weights.json, which the checker loads).")
+@click.option("--no-knowledge-base", "without_kb", is_flag=True,
+              help="Do not add the knowledge base's own faithful wordings as training examples.")
+@click.pass_obj
+def train(obj, labels, output, without_kb):
+    """Fit the checker's weights on labelled statements and write them as a small JSON file.
+
+    Trains on the knowledge base's statements in folds cv1-cv5 (never the locked fold), any extra LABELS
+    files, and (unless --no-knowledge-base) every claim's faithful wording. Needs scikit-learn (the `train`
+    extra); checking does not.
+    """
+    from kb.check.evaluate import LabelsError, load_labels
+    from kb.check.fitted import WEIGHTS_PATH
+    from kb.check.train import dumps, examples, fit, knowledge_base_statements, labelled_statements
+
+    try:
+        extra = [s for path in labels for s in load_labels(path)]
+    except LabelsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    checker = _checker(obj)
+    statements = labelled_statements(checker.kb) + extra
+    found = examples(checker, statements)
+    if not without_kb:
+        found.add_balanced(examples(checker, knowledge_base_statements(checker.kb)))
+    weights = fit(found, {"statements": len(statements), "labels": [str(p) for p in labels],
+                          "knowledge_base_wordings": not without_kb})
+    target = output or WEIGHTS_PATH
+    target.write_text(dumps(weights), encoding="utf-8")
+    meta = weights["meta"]
+    click.echo(f"Fitted on {len(statements)} labelled statements ({meta['finding_examples']} candidate findings, "
+               f"{meta['key_examples']} key conditions); wrote {target}.")
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (0 picks a free one).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database to serve (default build/kb.db).")

@@ -19,22 +19,22 @@ import numpy as np
 from kb.check import inputs
 from kb.check.analysis import analyse
 from kb.check.conditions import scopes, stated_conditions
-from kb.check.context import missing_keys, present_keys
+from kb.check.context import key_evidence, present_keys
 from kb.check.detectors import MISSTATING, FindingCheck, run_detectors
 from kb.check.embed import CachedEmbeddings, MiniLMEmbedder
+from kb.check.evidence import FINDING_FEATURES, NUMBER_KINDS, SUBJECT_KINDS, EvidenceRecord, one_hot
+from kb.check.fitted import FittedWeights
 from kb.check.nlp import build_nlp
 from kb.check.reports import Lookup, find_reports
 from kb.check.resolve import Evidence, Resolver, other_rates
 from kb.format import claim_label, format_value
 from kb.wording import faithful_sentence
 
-# Thresholds, chosen on the labelled development statements (README "How the checker decides"): cosine
-# similarity for a sentence to count as conveying a condition, and the finding score above which a claim is
-# reported ("match") or only offered ("suggest"). Behaviours are found by cues and numbers, not by similarity:
-# on the development sets a sentence's similarity to a behaviour's definition did not separate true from false.
-CONTEXT_MEANING = 0.62
-MATCH_SCORE = 0.60
-SUGGEST_SCORE = 0.45
+# Candidate generation only (what is considered, not what is decided): a sentence without a behaviour cue is
+# read as describing the behaviours whose knowledge-base descriptions it is this similar to, at most two of them.
+# Whether such a candidate is reported is decided by the fitted weights (kb/check/weights.json, `kb train`).
+BEHAVIOUR_MEANING_FLOOR = 0.45
+BEHAVIOUR_MEANING_TOP = 2
 BATCH = 512  # statements per encode: the model sorts a batch by length, so bigger batches pad less
 CHUNK_CHARS = 600  # sentences are embedded together up to this length: one encode for a typical statement
 STOPWORDS = {"the", "and", "for", "with", "from", "that", "this", "are", "models", "model", "large", "language",
@@ -43,18 +43,54 @@ STOPWORDS = {"the", "and", "for", "with", "from", "that", "this", "are", "models
 
 @dataclass
 class KbTexts:
-    """The knowledge base's texts the checker compares statements with, and their embeddings."""
+    """The knowledge base's texts the checker compares statements with, and their embeddings.
+
+    Besides one text per claim and the context keys' paraphrases: how the knowledge base describes each behaviour
+    (its definition and phrase, and every claim's measure and quote: a labelled corpus of ways to say it) and each
+    setting's conditions (their phrase and quote).
+    """
 
     claim_ids: list
     claims: np.ndarray
     paraphrase_keys: list
     paraphrases: np.ndarray
+    behaviour_ids: list = None
+    behaviours: np.ndarray = None
+    condition_ids: list = None  # (setting id, key) per row
+    conditions: np.ndarray = None
 
     def __post_init__(self):
         self.claim_index = {cid: i for i, cid in enumerate(self.claim_ids)}
-        self.paraphrase_columns: dict = {}
-        for i, key in enumerate(self.paraphrase_keys):
-            self.paraphrase_columns.setdefault(key, []).append(i)
+        self.paraphrase_columns = _columns(self.paraphrase_keys)
+        self.behaviour_columns = _columns(self.behaviour_ids or [])
+        self.behaviour_order = sorted(self.behaviour_columns)
+        self.condition_columns = _columns(self.condition_ids or [])
+
+
+def _columns(labels: list) -> dict:
+    out: dict = {}
+    for i, label in enumerate(labels):
+        out.setdefault(label, []).append(i)
+    return out
+
+
+def behaviour_texts(kb) -> list[tuple[str, str]]:
+    """(behaviour id, text) pairs: each behaviour's own description and how every claim of it was measured."""
+    pairs = set()
+    for b in kb.behaviours.values():
+        pairs |= {(b.id, t) for t in (b.definition, b.phrase) if t}
+    for c in kb.claims.values():
+        pairs |= {(c.behaviour, t) for t in (c.measure, c.quote) if t and len(t) < 400}
+    return sorted(pairs)
+
+
+def condition_texts(kb) -> list[tuple[tuple, str]]:
+    """((setting id, key), text) pairs: each setting's conditions as a faithful report or the source words them."""
+    pairs = set()
+    for setting in kb.settings.values():
+        for key, condition in (setting.conditions or {}).items():
+            pairs |= {((setting.id, key), t) for t in (condition.phrase, condition.quote) if t and len(t) < 400}
+    return sorted(pairs)
 
 
 def claim_text(kb, claim) -> str:
@@ -64,8 +100,10 @@ def claim_text(kb, claim) -> str:
 
 
 class Checker:
-    def __init__(self, kb, embedder=None, cache_path: Path | None = None, threads: int | None = None):
+    def __init__(self, kb, embedder=None, cache_path: Path | None = None, threads: int | None = None,
+                 weights: FittedWeights | None = None):
         self.kb = kb
+        self.weights = weights or FittedWeights.load()
         self.nlp = build_nlp(kb)
         self.embedder = embedder or MiniLMEmbedder(threads=threads)
         self.texts = self._embed_kb(cache_path)
@@ -76,14 +114,26 @@ class Checker:
 
     # ------------------------------------------------------------ set-up
 
+    def with_weights(self, weights: FittedWeights) -> "Checker":
+        """The same checker (pipeline, model, embedded texts shared) deciding with other weights: for fitting."""
+        other = object.__new__(Checker)
+        other.__dict__.update(self.__dict__)
+        other.weights = weights
+        return other
+
     def _embed_kb(self, cache_path) -> KbTexts:
         kb = self.kb
         claims = list(kb.claims.values())
-        pairs = [(k.id, p) for k in kb.context.values() for p in k.paraphrases or []]
-        texts = [claim_text(kb, c) for c in claims] + [p for _, p in pairs]
-        matrix = CachedEmbeddings(self.embedder, cache_path).matrix(texts)
-        n = len(claims)
-        return KbTexts([c.id for c in claims], matrix[:n], [k for k, _ in pairs], matrix[n:])
+        groups = [[(c.id, claim_text(kb, c)) for c in claims],
+                  [(k.id, p) for k in kb.context.values() for p in k.paraphrases or []],
+                  behaviour_texts(kb), condition_texts(kb)]
+        matrix = CachedEmbeddings(self.embedder, cache_path).matrix([t for group in groups for _, t in group])
+        parts, offset = [], 0
+        for group in groups:
+            parts.append(([label for label, _ in group], matrix[offset:offset + len(group)]))
+            offset += len(group)
+        (claim_ids, claim_m), (keys, para_m), (behaviours, beh_m), (conditions, cond_m) = parts
+        return KbTexts(claim_ids, claim_m, keys, para_m, behaviours, beh_m, conditions, cond_m)
 
     def _models_by_developer(self) -> dict:
         out: dict = {}
@@ -113,7 +163,18 @@ class Checker:
         if batch:
             yield from self._check_batch(batch)
 
-    def _check_batch(self, statements: list) -> list[dict]:
+    def judged(self, items, batch_size: int = BATCH):
+        """Per statement, every finding considered (before merging and dropping), with its evidence: for fitting."""
+        batch = []
+        for sid, text in items:
+            batch.append(inputs.clean(text, sid))
+            if len(batch) >= batch_size:
+                yield from self._check_batch(batch, final=False)
+                batch = []
+        if batch:
+            yield from self._check_batch(batch, final=False)
+
+    def _check_batch(self, statements: list, final: bool = True) -> list:
         usable = [s for s in statements if s.error is None and s.text]
         docs = dict(zip((id(s) for s in usable), self.nlp.pipe(s.text for s in usable)))
         analyses = {key: analyse(doc, self.anaphor_keys) for key, doc in docs.items()}
@@ -123,12 +184,13 @@ class Checker:
         for statement in statements:
             analysis = analyses.get(id(statement))
             if analysis is None:
-                results.append(self._unusable(statement))
+                results.append(self._unusable(statement) if final else [])
                 continue
             parts = chunked[id(statement)]
             # Each sentence takes the vector of the chunk it is in.
             rows = [offset + i for i, (_text, members) in enumerate(parts) for _ in members]
-            results.append(self._check_one(statement, analysis, vectors[rows]))
+            findings = self._findings(analysis, vectors[rows])
+            results.append(self._result(statement, findings) if final else findings)
             offset += len(parts)
         return results
 
@@ -142,12 +204,17 @@ class Checker:
             out["notices"] = notices
         return out
 
-    def _check_one(self, statement, analysis, vectors) -> dict:
-        sims = _Similarities(vectors @ self.texts.claims.T, vectors @ self.texts.paraphrases.T, self.texts)
-        reports = find_reports(analysis, self.lookup)
+    def _findings(self, analysis, vectors) -> list:
+        """Every finding considered for one statement, judged (tier, confidence, dropped keys), not yet merged."""
+        sims = _Similarities(vectors, self.texts)
+        reports = find_reports(analysis, self.lookup, sims.described_behaviours)
         findings = self._resolve(analysis, reports, sims)
+        facts = _StatementFacts(analysis, self.anaphor_keys)
         for finding in findings:
-            self._judge(finding, analysis, sims)
+            self._judge(finding, analysis, sims, facts)
+        return findings
+
+    def _result(self, statement, findings) -> dict:
         findings = _merge(findings)
         out = {"id": statement.id, "text": statement.text, "verdict": verdict(findings),
                "findings": [self._as_dict(f) for f in findings]}
@@ -196,16 +263,51 @@ class Checker:
         top = max(scores.values(), default=0)
         return {sid: s / top for sid, s in scores.items()} if top else {}
 
-    def _judge(self, finding, analysis, sims):
-        kb, claim = self.kb, finding.claim
+    def _judge(self, finding, analysis, sims, facts):
+        kb, claim, weights = self.kb, finding.claim, self.weights
+        finding.missing_confidence = {}
         if claim is None:
             finding.present, finding.missing = set(), []
         else:
-            finding.present = present_keys(kb, finding, analysis, sims.means)
-            finding.missing = missing_keys(claim, finding.present)
+            finding.present = present_keys(kb, finding, analysis, sims.means, facts)
+            finding.key_evidence = key_evidence(kb, finding, analysis, sims, facts)
+            conveyed = {key: weights.key.probability(record) for key, record in finding.key_evidence.items()}
+            finding.missing = [key for key, p in conveyed.items() if p < weights.missing]
+            finding.present = (finding.present | {k for k, p in conveyed.items() if p >= weights.missing}) - set(finding.missing)
+            finding.missing_confidence = {key: round(1.0 - conveyed[key], 3) for key in finding.missing}
         run_detectors(FindingCheck(kb, finding, analysis))
-        finding.score = finding_score(finding, sims)
-        finding.tier = "match" if finding.score >= MATCH_SCORE else "suggest" if finding.score >= SUGGEST_SCORE else "drop"
+        finding.evidence = self.finding_evidence(finding, analysis, sims)
+        finding.score = weights.finding.probability(finding.evidence)
+        finding.tier = "match" if finding.score >= weights.match else "suggest" if finding.score >= weights.suggest else "drop"
+
+    def finding_evidence(self, finding, analysis, sims) -> EvidenceRecord:
+        """The typed evidence that the statement reports this finding's claim (see kb.check.evidence)."""
+        kb, report, claim = self.kb, finding.report, finding.claim
+        number = ("wrong_model" if finding.other_model_claim is not None else
+                  "secondary" if finding.secondary and finding.number == "match" else finding.number)
+        values = {**one_hot("subject", SUBJECT_KINDS, report.subject.how), **one_hot("number", NUMBER_KINDS, number),
+                  "quoted": report.quoted, "generalised": finding.generalised,
+                  "meta_sentence": bool(analysis.of("META", report.sentence))}
+        if claim is not None:
+            source = kb.claim_sources.get(claim.id)
+            cue = report.behaviours.get(claim.behaviour, 0.0)
+            meaning = sims.behaviour(report.sentence, claim.behaviour)
+            similarity = sims.claim(report.sentence, claim.id)
+            values.update({
+                "model_named_in_statement": claim.model in {m.id for m in analysis.of("MODEL")},
+                "behaviour_cue": cue if cue >= 0.8 else 0.0,
+                "behaviour_meaning": meaning,
+                "behaviour_meaning_gap": meaning - sims.best_behaviour(report.sentence),
+                "claim_similarity": similarity,
+                "claim_similarity_gap": similarity - sims.best_claim(report.sentence),
+                "source_named": finding.source_score,
+                "same_source_as_numbered": finding.same_source,
+                "preferred_rank": claim.rank == "preferred",
+                "not_verified": claim.verification != "verified",
+                "unstated_variant": finding.unstated_variant,
+                "condition_conflict": bool(finding.conflicting),
+            })
+        return EvidenceRecord.of(FINDING_FEATURES, values)
 
     def _as_dict(self, finding) -> dict:
         kb, claim = self.kb, finding.claim
@@ -213,14 +315,16 @@ class Checker:
         source = kb.source_of(target) if target else None
         return {
             "claim": claim.id if claim else None,
-            "model": _reported_model(finding),
+            "model": reported_model(finding),
             "behaviour": claim.behaviour if claim else next(iter(finding.report.behaviours), None),
             "score": round(finding.score, 3),
+            "confidence": round(finding.score, 3),
             "tier": finding.tier,
             "value": claim.value if claim else None,
             "reported_value": finding.quantity.value if finding.quantity is not None else None,
             "number": finding.number,
             "missing_context": list(finding.missing),
+            "missing_confidence": dict(finding.missing_confidence),
             "present_context": sorted(finding.present),
             "problems": list(finding.problems),
             "explanation": explanation(kb, finding),
@@ -245,7 +349,7 @@ def chunks(analysis) -> list[tuple[str, list[int]]]:
     return [(analysis.text[start:analysis.sentences[members[-1]][1]], members) for start, members, _ in out]
 
 
-def _reported_model(finding) -> str | None:
+def reported_model(finding) -> str | None:
     """The claim's model; for a number given to the wrong model, the model the statement names."""
     subject = finding.report.subject
     if finding.claim is None or (finding.other_model_claim is not None and subject.named):
@@ -254,28 +358,59 @@ def _reported_model(finding) -> str | None:
 
 
 class _Similarities:
-    """Cosine similarities of one statement's sentences with the knowledge base's texts."""
+    """Cosine similarities of one statement's sentences with the knowledge base's texts, computed once."""
 
-    def __init__(self, claims, paraphrases, texts: KbTexts):
-        self.claims, self.paraphrases, self.texts = claims, paraphrases, texts
+    def __init__(self, vectors, texts: KbTexts):
+        self.texts = texts
+        self.claims = vectors @ texts.claims.T
+        self.paraphrases = vectors @ texts.paraphrases.T
+        self.conditions = vectors @ texts.conditions.T
+        by_behaviour = vectors @ texts.behaviours.T
+        # A sentence's similarity to a behaviour is its best match among the behaviour's descriptions.
+        self.behaviours = np.stack([by_behaviour[:, texts.behaviour_columns[b]].max(axis=1)
+                                    for b in texts.behaviour_order], axis=1)
+        self.behaviour_index = {b: i for i, b in enumerate(texts.behaviour_order)}
 
     def claim(self, sentence: int, claim_id: str) -> float:
         return float(self.claims[sentence, self.texts.claim_index[claim_id]])
 
-    def means(self, sentence: int, key: str) -> bool:
+    def best_claim(self, sentence: int) -> float:
+        return float(self.claims[sentence].max())
+
+    def behaviour(self, sentence: int, behaviour: str) -> float:
+        index = self.behaviour_index.get(behaviour)
+        return 0.0 if index is None else float(self.behaviours[sentence, index])
+
+    def best_behaviour(self, sentence: int) -> float:
+        return float(self.behaviours[sentence].max())
+
+    def described_behaviours(self, sentence: int) -> dict:
+        """The behaviours a sentence describes in other words: the best ones above the floor."""
+        row = self.behaviours[sentence]
+        best = np.argsort(-row)[:BEHAVIOUR_MEANING_TOP]
+        return {self.texts.behaviour_order[i]: round(float(row[i]), 3) for i in best if row[i] >= BEHAVIOUR_MEANING_FLOOR}
+
+    def paraphrase(self, sentence: int, key: str) -> float:
         columns = self.texts.paraphrase_columns.get(key)
-        return bool(columns) and float(self.paraphrases[sentence, columns].max()) >= CONTEXT_MEANING
+        return float(self.paraphrases[sentence, columns].max()) if columns else 0.0
+
+    def condition(self, sentence: int, setting_id: str, key: str) -> float:
+        columns = self.texts.condition_columns.get((setting_id, key))
+        return float(self.conditions[sentence, columns].max()) if columns else 0.0
+
+    def means(self, sentence: int, key: str, threshold: float = 0.62) -> bool:
+        """The rule-based reading of 'this sentence says that': kept for keys outside a claim's key context."""
+        return self.paraphrase(sentence, key) >= threshold
 
 
-def finding_score(finding, sims) -> float:
-    """How sure the checker is that the statement reports this claim, from 0 to 1."""
-    report, claim = finding.report, finding.claim
-    subject = {"named": 1.0, "family": 0.7, "developer": 0.7, "plural": 0.5, "generic": 0.5}.get(report.subject.how, 0.3)
-    behaviour = max(report.behaviours.values(), default=0.5) if claim is None else report.behaviours.get(claim.behaviour, 0.5)
-    number = {"match": 1.0, "other_condition": 0.9, "mismatch": 0.6, "unsupported": 0.5}.get(finding.number, 0.4)
-    meaning = sims.claim(report.sentence, claim.id) if claim is not None else 0.3
-    meaning = min(max((meaning - 0.15) / 0.5, 0.0), 1.0)
-    return 0.25 * subject + 0.3 * behaviour + 0.2 * number + 0.25 * meaning
+class _StatementFacts:
+    """Statement-wide facts, computed once per statement however many findings ask (linear in the text)."""
+
+    def __init__(self, analysis, distinguishing: set):
+        from kb.check.context import over_trials
+
+        self.over_trials = any(over_trials(n) for n in analysis.numbers)
+        self.distinguishing = distinguishing  # keys results are contrasted on
 
 
 def _one_subject_per_number(findings: list) -> list:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from kb.check.analysis import follows_test_noun
 from kb.check.conditions import condition_state, conflicts
+from kb.check.evidence import KEY_FEATURES, EvidenceRecord
+
+RATE_LIKE = {"rate", "conditional_rate", "accuracy_drop"}
 
 
-def present_keys(kb, finding, analysis, meaning) -> set[str]:
+def present_keys(kb, finding, analysis, meaning, facts) -> set[str]:
     """Context keys conveyed for this finding. `meaning(sentence, key) -> bool` is the semantic test."""
     claim, stated = finding.claim, finding.stated
     conditions = kb.conditions_of(claim) if claim else {}
@@ -26,7 +29,7 @@ def present_keys(kb, finding, analysis, meaning) -> set[str]:
         if any(meaning(sentence, key) for sentence in finding.scope.sentences):
             present.add(key)
             affirmed.add(key)
-    present |= _number_keys(finding, analysis)
+    present |= _number_keys(finding, facts)
     for key, ctx in kb.context.items():
         # "told to pursue it at all costs" implies a goal was given; "not nudged" implies nothing.
         if any(other in affirmed for other in ctx.implied_by or []):
@@ -34,21 +37,53 @@ def present_keys(kb, finding, analysis, meaning) -> set[str]:
     return present
 
 
-def _number_keys(finding, analysis) -> set[str]:
+def _number_keys(finding, facts) -> set[str]:
     """What numbers convey: this finding's number says how often; any number given over repeated trials ('84% of
-    trials', '7 out of 100 runs', 'seven times out of 100') says the statement is about an experiment."""
+    trials', '7 out of 100 runs', 'seven times out of 100') says the statement is about an experiment. Whether
+    the statement has such a number is a statement-wide fact, worked out once (`facts.over_trials`)."""
     keys = set()
     quantity = finding.quantity
     if quantity is not None:
         keys.add("rate")
         if quantity.kind == "points":
             keys.add("accuracy_drop")
-    if any(_over_trials(n) for n in analysis.numbers):
+    if facts.over_trials:
         keys.add("test_setting")
     return keys
 
 
-def _over_trials(number) -> bool:
+def key_evidence(kb, finding, analysis, sims, facts) -> dict:
+    """One evidence record per key context of the finding's claim: does the statement convey it?"""
+    claim, stated = finding.claim, finding.stated
+    setting = kb.setting_of(claim)
+    conditions = kb.conditions_of(claim)
+    wrong = set(conflicts(kb, claim, stated))
+    affirmed = {k for k, polarities in stated.items() if k not in wrong and "present" in polarities}
+    by_number = _number_keys(finding, facts)
+    sentences = finding.scope.sentences if finding.scope is not None else [finding.report.sentence]
+    records = {}
+    for key in claim.key_context or []:
+        ctx = kb.context.get(key)
+        absent = condition_state(conditions.get(key)) == "absent"
+        values = {
+            "stated": key in stated and key not in wrong,
+            "stated_opposite": key in wrong,
+            # A sentence meaning "the model was nudged" cannot convey that it was not.
+            "paraphrase_similarity": 0.0 if absent else max((sims.paraphrase(i, key) for i in sentences), default=0.0),
+            "condition_similarity": max((sims.condition(i, setting.id, key) for i in sentences), default=0.0)
+            if setting else 0.0,
+            "implied": bool(ctx and any(other in affirmed for other in ctx.implied_by or [])),
+            "number_conveys": key in by_number,
+            "key_rate_like": key in RATE_LIKE,
+            # Framing conditions (a test, a forced choice) hold for the whole statement; contrasted ones do not.
+            "key_framing": bool(ctx and ctx.scope == "setting" and key not in facts.distinguishing),
+            "statement_numbers": bool(analysis.numbers),
+        }
+        records[key] = EvidenceRecord.of(KEY_FEATURES, values)
+    return records
+
+
+def over_trials(number) -> bool:
     quantity = number.quantity
     return follows_test_noun(number) or (quantity.kind == "ratio" and (quantity.denominator or 0) >= 10)
 

@@ -65,13 +65,15 @@ class Lookup:
     all_models: tuple
 
 
-def find_reports(analysis, lookup: Lookup) -> list[Report]:
+def find_reports(analysis, lookup: Lookup, meaning=None) -> list[Report]:
+    """`meaning(sentence index) -> {behaviour id: similarity}`: behaviours a sentence describes by meaning, used
+    where no cue word names one ("slipped past its monitors")."""
     reports: list[Report] = []
     previous: Report | None = None
     named_anywhere = [m.id for m in analysis.of("MODEL")]
     specific: Subject | None = None  # the last model, family or lab named so far: what "the model" refers back to
     for index in range(len(analysis.sentences)):
-        found = _sentence_reports(analysis, index, lookup, previous, named_anywhere, specific)
+        found = _sentence_reports(analysis, index, lookup, previous, named_anywhere, specific, meaning)
         reports += found
         previous = found[-1] if found else previous
         here = [s for s in _subjects(analysis, index, lookup, named_anywhere) if s.how in ("named", "family", "developer")]
@@ -142,7 +144,7 @@ def _share_of_runs(number) -> bool:
     return number.quantity.kind != "fraction_word"
 
 
-def _sentence_reports(analysis, index, lookup, previous, named_anywhere, specific=None) -> list[Report]:
+def _sentence_reports(analysis, index, lookup, previous, named_anywhere, specific=None, meaning=None) -> list[Report]:
     if analysis.sentence_text(index).rstrip().endswith("?"):
         return []  # a question asserts nothing ("Did o1 really try to escape?")
     subjects = _subjects(analysis, index, lookup, named_anywhere)
@@ -156,6 +158,10 @@ def _sentence_reports(analysis, index, lookup, previous, named_anywhere, specifi
         regions, inherited = [(analysis.sentences[index][0], {b: 0.8 for b in previous.behaviours})], True
     if not subjects and previous is not None and (regions or numbers):
         subjects, inherited = [previous.subject], True
+    if not regions and meaning is not None and (numbers or any(s.how != "generic" for s in subjects)):
+        described = meaning(index)  # no cue word: the behaviours the sentence describes in other words
+        if described:
+            regions = [(analysis.sentences[index][0], described)]
     if not subjects and not numbers:
         return []
     if not subjects:

@@ -42,6 +42,14 @@ class Finding:
     generalised: bool = False  # a sweeping subject elsewhere in the statement generalises this result
     reported: object = None  # the quantity compared with the claim, when not the report's own number (a difference)
     secondary: bool = False  # the number is not the claim's value but another one its source states with it
+    # Evidence about the chosen claim, for the fitted decision (kb.check.evidence):
+    source_score: float = 0.0  # how much the statement names the claim's source
+    same_source: bool = False  # the claim's source is that of a claim another number matched
+    unstated_variant: bool = False
+    conflicting: tuple = ()  # context keys stated with the opposite polarity to the claim's
+    evidence: object = None
+    key_evidence: dict = field(default_factory=dict)
+    missing_confidence: dict = field(default_factory=dict)
 
     @property
     def quantity(self):
@@ -149,8 +157,20 @@ class Resolver:
         if report.quoted and report.number is None:
             return None  # a quoted headline being discussed, not a result the statement asserts
         if report.number is not None:
-            return self._with_number(report, stated)
-        return self._without_number(report, stated)
+            return self.annotate(self._with_number(report, stated))
+        return self.annotate(self._without_number(report, stated))
+
+    def annotate(self, finding: Finding | None) -> Finding | None:
+        """Record the evidence about the chosen claim that the fitted decision weighs."""
+        if finding is None or finding.claim is None:
+            return finding
+        claim, ev = finding.claim, self.evidence
+        source = self.kb.claim_sources.get(claim.id)
+        finding.source_score = ev.source_scores.get(source, 0.0)
+        finding.same_source = source in ev.preferred_sources
+        finding.unstated_variant = self._is_unstated_variant(claim)
+        finding.conflicting = tuple(conflicts(self.kb, claim, finding.stated))
+        return finding
 
     def _without_number(self, report, stated) -> Finding | None:
         if report.subject.how in ("generic", "unknown"):
@@ -188,8 +208,6 @@ class Resolver:
 
     def _exact(self, report, candidates, exact, stated) -> Finding | None:
         consistent = [c for c in exact if not conflicts(self.kb, c, stated)]
-        if len({c.model for c in exact}) > 1 and report.subject.how == "generic":
-            return None  # "the AI ... 96%": more than one model has that number; ambiguous
         if consistent:
             return Finding(report, self.best(report, consistent, stated), "match", stated=stated)
         number_claim = self.best(report, exact, stated)
@@ -209,7 +227,7 @@ class Resolver:
             return None
         finding = Finding(report, self.best(report, consistent, stated), "match", stated=stated)
         finding.reported = difference
-        return finding
+        return self.annotate(finding)
 
     def _other_model_exact(self, report):
         quantity = report.number.quantity

@@ -1,0 +1,75 @@
+"""The checker's fitted weights: a small JSON file (`kb/check/weights.json`) written by `kb train`.
+
+Two logistic models, each a weight per named feature of `kb.check.evidence` plus an intercept:
+  finding  P(the statement reports this claim's model and behaviour | its evidence record)
+  key      P(the statement conveys this key condition for this claim | its evidence record)
+and the probability cut-offs for the tiers. Checking needs only numpy: no training library is imported here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kb.check.evidence import FINDING_FEATURES, KEY_FEATURES, EvidenceRecord
+
+WEIGHTS_PATH = Path(__file__).with_name("weights.json")
+FORMAT = 1
+
+
+class WeightsError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    features: tuple
+    weights: np.ndarray
+    intercept: float
+
+    def probability(self, record: EvidenceRecord) -> float:
+        if record.names != self.features:
+            raise WeightsError("the evidence record's features are not those the weights were fitted on; run `kb train`")
+        z = float(np.dot(self.weights, record.values)) + self.intercept
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    @classmethod
+    def from_json(cls, data: dict, features: tuple, name: str) -> "LogisticModel":
+        weights = data.get("weights", {})
+        if set(weights) != set(features):
+            raise WeightsError(f"weights file: the {name} model's features differ from the checker's "
+                               f"({sorted(set(weights) ^ set(features))}); run `kb train` to refit")
+        return cls(features, np.array([weights[f] for f in features], dtype=float), float(data.get("intercept", 0.0)))
+
+
+@dataclass(frozen=True)
+class FittedWeights:
+    finding: LogisticModel
+    key: LogisticModel
+    match: float  # a finding at least this probable is reported (it decides the verdict)
+    suggest: float  # at least this probable: offered as "possibly also about"
+    missing: float  # a key whose probability of being conveyed is below this is reported as dropped
+    meta: dict
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "FittedWeights":
+        path = Path(path or WEIGHTS_PATH)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise WeightsError(f"{path}: cannot read the checker's weights ({exc}); run `kb train`") from exc
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FittedWeights":
+        if data.get("format") != FORMAT:
+            raise WeightsError(f"weights file format {data.get('format')!r}, expected {FORMAT}; run `kb train`")
+        tiers = data.get("tiers", {})
+        return cls(LogisticModel.from_json(data["finding"], FINDING_FEATURES, "finding"),
+                   LogisticModel.from_json(data["key"], KEY_FEATURES, "key"),
+                   float(tiers.get("match", 0.5)), float(tiers.get("suggest", 0.25)), float(tiers.get("missing", 0.5)),
+                   data.get("meta", {}))

@@ -1,0 +1,158 @@
+"""`kb train`: fit the checker's weights on labelled statements and write `kb/check/weights.json`.
+
+The examples are every candidate finding the checker considers for a labelled statement (one evidence record
+each, labelled by whether the statement reports that model and behaviour) and every key condition of a correctly
+found claim (labelled conveyed or dropped). The knowledge base is itself labelled data: each claim's faithful
+wording reports that claim and conveys its key context, and the same wording without one condition's phrase
+drops that condition; those examples are added to the statements'.
+
+Fitting uses scikit-learn (the `train` extra); checking never imports it. The same examples give the same file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kb.check.evidence import FINDING_FEATURES, KEY_FEATURES
+from kb.check.fitted import FORMAT, FittedWeights
+
+# The tiers are probabilities: a finding more likely than not is reported; one in four is offered as a suggestion.
+TIERS = {"match": 0.5, "suggest": 0.25, "missing": 0.5}
+REGULARISATION = 1.0  # scikit-learn's C: the inverse strength of the L2 penalty
+
+
+@dataclass
+class Examples:
+    finding_x: list = field(default_factory=list)
+    finding_y: list = field(default_factory=list)
+    finding_w: list = field(default_factory=list)
+    key_x: list = field(default_factory=list)
+    key_y: list = field(default_factory=list)
+    key_w: list = field(default_factory=list)
+    statements: int = 0
+
+    def extend(self, other: "Examples", weight: float = 1.0):
+        for name in ("finding_x", "finding_y", "key_x", "key_y"):
+            getattr(self, name).extend(getattr(other, name))
+        self.finding_w += [w * weight for w in other.finding_w]
+        self.key_w += [w * weight for w in other.key_w]
+        self.statements += other.statements
+
+    def add_balanced(self, other: "Examples"):
+        """Add examples of another kind (the knowledge base's own wordings) with as much total weight as the
+        statements' examples, however many there are of each: neither kind drowns the other."""
+        if not other.finding_w:
+            return
+        weight = len(self.finding_w) / len(other.finding_w) if self.finding_w else 1.0
+        self.extend(other, min(weight, 1.0))
+
+
+def reports_match(finding_model, finding_behaviour, reports) -> bool:
+    return any(all(value == (finding_model if k == "model" else finding_behaviour)
+                   for k, value in report.items() if k in ("model", "behaviour") and value) for report in reports)
+
+
+def examples(checker, labelled: list[dict]) -> Examples:
+    """Evidence records and their labels for labelled statements (dicts with text, reports, missing, present…)."""
+    from kb.check.checker import reported_model
+
+    out = Examples(statements=len(labelled))
+    judged = checker.judged((str(s["id"]), s["text"]) for s in labelled)
+    for label, findings in zip(labelled, judged):
+        reports = [dict(r) for r in label.get("reports") or []]
+        verdicts = {label.get("verdict")} | set(label.get("verdict_any") or [])
+        nothing = verdicts == {"no_claim"} or (not reports and "no_claim" in verdicts)
+        missing, present = set(label.get("missing") or []), set(label.get("present") or [])
+        for f in findings:
+            behaviour = f.claim.behaviour if f.claim else next(iter(f.report.behaviours), None)
+            right = not nothing and reports_match(reported_model(f), behaviour, reports)
+            out.finding_x.append(f.evidence.values)
+            out.finding_y.append(int(right))
+            out.finding_w.append(1.0)
+            if not right or f.claim is None:
+                continue
+            for key, record in f.key_evidence.items():
+                if key in present or key in missing:
+                    out.key_x.append(record.values)
+                    out.key_y.append(int(key in present))
+                    out.key_w.append(1.0)
+    return out
+
+
+def knowledge_base_statements(kb) -> list[dict]:
+    """Each claim's faithful wording (conveys every key condition), and the same wording with one condition's
+    phrase taken out (drops that condition)."""
+    from kb.wording import condition_phrase, faithful_sentence
+
+    out = []
+    for claim in kb.claims.values():
+        report = [{"model": claim.model, "behaviour": claim.behaviour}]
+        keys = list(claim.key_context or [])
+        text = faithful_sentence(kb, claim)
+        out.append({"id": f"kb:{claim.id}", "text": text, "reports": report, "verdict": "ok", "present": keys})
+        for key in keys:
+            phrase = condition_phrase(kb, claim, key)
+            if phrase and phrase in text:
+                without = _without(text, phrase)
+                out.append({"id": f"kb:{claim.id}:-{key}", "text": without, "reports": report,
+                            "verdict": "missing_context", "missing": [key]})
+    return out
+
+
+def _without(text: str, phrase: str) -> str:
+    """The sentence with one phrase (and the comma that joined it) removed, capitalised again."""
+    cut = text.replace(phrase + ", ", "", 1) if phrase + ", " in text else text.replace(", " + phrase, "", 1)
+    cut = cut.replace(phrase, "", 1).strip(" ,")
+    return cut[:1].upper() + cut[1:]
+
+
+def fit(found: Examples, meta: dict | None = None) -> dict:
+    """The weights file's content: two logistic regressions fitted on the examples."""
+    return {"format": FORMAT, "tiers": dict(TIERS),
+            "finding": _fit_one(found.finding_x, found.finding_y, found.finding_w, FINDING_FEATURES),
+            "key": _fit_one(found.key_x, found.key_y, found.key_w, KEY_FEATURES),
+            "meta": {**(meta or {}), "finding_examples": len(found.finding_y), "finding_positive": int(sum(found.finding_y)),
+                     "key_examples": len(found.key_y), "key_conveyed": int(sum(found.key_y))}}
+
+
+def _fit_one(x: list, y: list, w: list, names: tuple) -> dict:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(y)) < 2:
+        raise ValueError(f"cannot fit on {len(y)} examples of one class only; label more statements")
+    model = LogisticRegression(C=REGULARISATION, max_iter=5000)
+    model.fit(np.asarray(x, dtype=float), np.asarray(y, dtype=int), sample_weight=np.asarray(w, dtype=float))
+    weights = {name: round(float(w), 4) for name, w in zip(names, model.coef_[0])}
+    return {"weights": weights, "intercept": round(float(model.intercept_[0]), 4)}
+
+
+def fitted_checker(checker, labelled: list[dict], with_knowledge_base: bool = True):
+    """A checker sharing `checker`'s pipeline and model, with weights fitted on `labelled` (the training folds)."""
+    found = examples(checker, labelled)
+    if with_knowledge_base:
+        found.add_balanced(examples(checker, knowledge_base_statements(checker.kb)))
+    return checker.with_weights(FittedWeights.from_dict(fit(found)))
+
+
+def dumps(weights: dict) -> str:
+    return json.dumps(weights, indent=1, sort_keys=True) + "\n"
+
+
+CV_FOLDS = ("cv1", "cv2", "cv3", "cv4", "cv5")
+
+
+def labelled_statements(kb, folds=CV_FOLDS) -> list[dict]:
+    """The knowledge base's labelled statements in the given folds, in the flat form `kb eval` reads."""
+    out = []
+    for statement in kb.statements.values():
+        label = statement.label
+        if label is None or getattr(statement, "fold", None) not in folds:
+            continue
+        reports = [{k: v for k, v in (("model", r.model), ("behaviour", r.behaviour)) if v} for r in label.reports or []]
+        out.append({"id": statement.id, "text": statement.text, "verdict": label.verdict,
+                    "verdict_any": list(label.verdict_any or []), "missing": list(label.missing or []),
+                    "present": list(label.present or []), "reports": reports})
+    return out
