@@ -116,11 +116,16 @@ def schema():
     click.echo(schema_markdown())
 
 
-def _checker(obj):
+def _checker(obj, untrained: bool = False):
     from kb.check import load_checker
+    from kb.check.fitted import WeightsError
 
     with exit_on_invalid_data(status=2):  # 2, as for other input errors: kb check exits 1 for "flagged"
-        return load_checker(obj.root)
+        try:
+            return load_checker(obj.root, untrained)
+        except WeightsError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(3)
 
 
 def _lines(stream):
@@ -259,7 +264,7 @@ def train(obj, labels, output, without_kb):
     except LabelsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    checker = _checker(obj)
+    checker = _checker(obj, untrained=True)
     statements = labelled_statements(checker.kb) + extra
     found = examples(checker, statements)
     if not without_kb:

@@ -4,7 +4,7 @@
 """
 
 
-def load_checker(root=None):
+def load_checker(root=None, untrained: bool = False):
     from kb.check.checker import load_checker as _load
 
-    return _load(root)
+    return _load(root, untrained)

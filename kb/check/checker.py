@@ -75,10 +75,11 @@ def _columns(labels: list) -> dict:
 
 
 def behaviour_texts(kb) -> list[tuple[str, str]]:
-    """(behaviour id, text) pairs: each behaviour's own description and how every claim of it was measured."""
+    """(behaviour id, text) pairs: each behaviour's own description and cue phrases, and how every claim of it was
+    measured and quoted."""
     pairs = set()
     for b in kb.behaviours.values():
-        pairs |= {(b.id, t) for t in (b.definition, b.phrase) if t}
+        pairs |= {(b.id, t) for t in (b.definition, b.phrase, *(b.cues or [])) if t}
     for c in kb.claims.values():
         pairs |= {(c.behaviour, t) for t in (c.measure, c.quote) if t and len(t) < 400}
     return sorted(pairs)
@@ -164,7 +165,8 @@ class Checker:
             yield from self._check_batch(batch)
 
     def judged(self, items, batch_size: int = BATCH):
-        """Per statement, every finding considered (before merging and dropping), with its evidence: for fitting."""
+        """Per statement, (chosen findings before merging and dropping, other candidates considered), each with its
+        evidence: for fitting."""
         batch = []
         for sid, text in items:
             batch.append(inputs.clean(text, sid))
@@ -184,13 +186,13 @@ class Checker:
         for statement in statements:
             analysis = analyses.get(id(statement))
             if analysis is None:
-                results.append(self._unusable(statement) if final else [])
+                results.append(self._unusable(statement) if final else ([], []))
                 continue
             parts = chunked[id(statement)]
             # Each sentence takes the vector of the chunk it is in.
             rows = [offset + i for i, (_text, members) in enumerate(parts) for _ in members]
-            findings = self._findings(analysis, vectors[rows])
-            results.append(self._result(statement, findings) if final else findings)
+            findings, considered = self._findings(analysis, vectors[rows])
+            results.append(self._result(statement, findings) if final else (findings, considered))
             offset += len(parts)
         return results
 
@@ -204,15 +206,16 @@ class Checker:
             out["notices"] = notices
         return out
 
-    def _findings(self, analysis, vectors) -> list:
-        """Every finding considered for one statement, judged (tier, confidence, dropped keys), not yet merged."""
+    def _findings(self, analysis, vectors) -> tuple[list, list]:
+        """The findings chosen for one statement, judged (tier, confidence, dropped keys) but not yet merged, and
+        the other candidates considered (with their evidence), for fitting."""
         sims = _Similarities(vectors, self.texts)
         reports = find_reports(analysis, self.lookup, sims.described_behaviours)
-        findings = self._resolve(analysis, reports, sims)
+        findings, considered = self._resolve(analysis, reports, sims)
         facts = _StatementFacts(analysis, self.anaphor_keys)
         for finding in findings:
             self._judge(finding, analysis, sims, facts)
-        return findings
+        return findings, considered
 
     def _result(self, statement, findings) -> dict:
         findings = _merge(findings)
@@ -228,7 +231,7 @@ class Checker:
         words = self._words(analysis.text)
         evidence = Evidence(sims.claim, self._source_scores(words),
                             {m.id for m in analysis.mentions if m.label == "CONTEXT"})
-        resolver = Resolver(self.kb, evidence, self.other_rates)
+        resolver = Resolver(self.kb, evidence, self.other_rates, lambda f: self._rank(f, analysis, sims))
         # First the reports whose number identifies a claim; their sources then help choose the rest.
         first = [resolver.resolve(r, st) for r, st in zip(reports, stated) if r.number is not None]
         evidence.preferred_sources = {self.kb.claim_sources.get(f.claim.id) for f in first
@@ -240,7 +243,9 @@ class Checker:
                 finding.scope = scope
                 found[id(report)] = finding
         self._differences(reports, report_scopes, stated, found, resolver)
-        return _fold_sweeping(_one_subject_per_number([found[id(r)] for r in reports if id(r) in found]))
+        chosen = _fold_sweeping(_one_subject_per_number([found[id(r)] for r in reports if id(r) in found]))
+        picked = {(id(f.report), f.claim.id) for f in chosen if f.claim is not None}
+        return chosen, [f for key, f in resolver.considered.items() if key not in picked]
 
     @staticmethod
     def _differences(reports, report_scopes, stated, found, resolver):
@@ -280,6 +285,10 @@ class Checker:
         finding.score = weights.finding.probability(finding.evidence)
         finding.tier = "match" if finding.score >= weights.match else "suggest" if finding.score >= weights.suggest else "drop"
 
+    def _rank(self, finding, analysis, sims) -> float:
+        finding.evidence = self.finding_evidence(finding, analysis, sims)
+        return self.weights.finding.probability(finding.evidence)
+
     def finding_evidence(self, finding, analysis, sims) -> EvidenceRecord:
         """The typed evidence that the statement reports this finding's claim (see kb.check.evidence)."""
         kb, report, claim = self.kb, finding.report, finding.claim
@@ -303,6 +312,10 @@ class Checker:
                 "source_named": finding.source_score,
                 "same_source_as_numbered": finding.same_source,
                 "preferred_rank": claim.rank == "preferred",
+                "deprecated_rank": claim.rank == "deprecated",
+                "zero_without_number": report.number is None and claim.value == 0,
+                "many_models_claim": claim.model == "multiple-models",
+                "many_models_for_sweeping_subject": claim.model == "multiple-models" and report.subject.how == "plural",
                 "not_verified": claim.verification != "verified",
                 "unstated_variant": finding.unstated_variant,
                 "condition_conflict": bool(finding.conflicting),
@@ -488,10 +501,12 @@ def explanation(kb, finding) -> str:
 
 
 @lru_cache(maxsize=4)
-def load_checker(root: str | Path | None = None) -> Checker:
-    """The checker for the knowledge base at root (found from here if None), cached per process."""
+def load_checker(root: str | Path | None = None, untrained: bool = False) -> Checker:
+    """The checker for the knowledge base at root (found from here if None), cached per process. `untrained`:
+    with neutral weights instead of the fitted file, for fitting new ones (`kb train`)."""
     from kb.build import load_valid
     from kb.project import build_dir, find_root
 
     root = find_root(root)
-    return Checker(load_valid(root), cache_path=build_dir(root) / "cache" / "embeddings.npz")
+    return Checker(load_valid(root), cache_path=build_dir(root) / "cache" / "embeddings.npz",
+                   weights=FittedWeights.neutral() if untrained else None)

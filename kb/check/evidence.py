@@ -26,7 +26,11 @@ FINDING_FEATURES = (
     "source_named",  # overlap of the statement's words with the source's title and authors (0..1)
     "same_source_as_numbered",  # the claim's source is that of a claim another number in the statement matched
     "preferred_rank",
+    "deprecated_rank",
     "not_verified",
+    "zero_without_number",  # a 0% result, for a statement that says the model did it but gives no number
+    "many_models_claim",  # a result the source states for a group of models
+    "many_models_for_sweeping_subject",  # ... reported of "AI models" in general
     "unstated_variant",  # a control or variant whose defining condition the statement never mentions
     "condition_conflict",  # a condition stated with the opposite polarity to the claim's
     "quoted",  # subject and behaviour only inside a quotation

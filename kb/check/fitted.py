@@ -65,6 +65,14 @@ class FittedWeights:
         return cls.from_dict(data)
 
     @classmethod
+    def neutral(cls) -> "FittedWeights":
+        """Every candidate equally likely (weights 0): what fitting starts from, since the examples it fits on are
+        every candidate the checker considers, whichever it would choose."""
+        zero = lambda names: {"weights": {n: 0.0 for n in names}, "intercept": 0.0}  # noqa: E731
+        return cls.from_dict({"format": FORMAT, "finding": zero(FINDING_FEATURES), "key": zero(KEY_FEATURES),
+                              "meta": {"neutral": True}})
+
+    @classmethod
     def from_dict(cls, data: dict) -> "FittedWeights":
         if data.get("format") != FORMAT:
             raise WeightsError(f"weights file format {data.get('format')!r}, expected {FORMAT}; run `kb train`")

@@ -118,6 +118,16 @@ def _behaviour_regions(analysis, index: int) -> list[tuple[int, dict]]:
     return [(start, ids) for start, _end, ids in regions]
 
 
+def _with_described(regions: list, described: dict, sentence_start: int) -> list:
+    """Add the behaviours the sentence describes in other words ("slipped past its monitors") as candidates beside
+    those its cue words name; their evidence is their similarity, below a cue's."""
+    if not described:
+        return regions
+    if not regions:
+        return [(sentence_start, dict(described))]
+    return [(start, {**described, **ids}) for start, ids in regions]
+
+
 def _nearest(items: list, position: int, key=lambda x: x[0]):
     """The item starting closest before position, else the first after it."""
     before = [i for i in items if key(i) <= position]
@@ -158,10 +168,8 @@ def _sentence_reports(analysis, index, lookup, previous, named_anywhere, specifi
         regions, inherited = [(analysis.sentences[index][0], {b: 0.8 for b in previous.behaviours})], True
     if not subjects and previous is not None and (regions or numbers):
         subjects, inherited = [previous.subject], True
-    if not regions and meaning is not None and (numbers or any(s.how != "generic" for s in subjects)):
-        described = meaning(index)  # no cue word: the behaviours the sentence describes in other words
-        if described:
-            regions = [(analysis.sentences[index][0], described)]
+    if meaning is not None and (regions or numbers or any(s.how != "generic" for s in subjects)):
+        regions = _with_described(regions, meaning(index), analysis.sentences[index][0])
     if not subjects and not numbers:
         return []
     if not subjects:

@@ -15,14 +15,7 @@ from dataclasses import dataclass, field, replace
 from kb.check.conditions import conflicts
 from kb.check.quantities import parse_quantities
 
-# How much each kind of evidence weighs when choosing between candidate claims (the pick score).
-SOURCE_WEIGHT = 0.15
-PREFERRED_WEIGHT = 0.08
-SAME_SOURCE_WEIGHT = 0.10
-VARIANT_PENALTY = 0.25
-UNVERIFIED_PENALTY = 0.06
 RATIO_TOLERANCE_CAP = 0.03
-ZERO_PENALTY = 0.3  # a statement saying the model did it, without a number, is not reporting a 0% result
 
 
 @dataclass
@@ -115,30 +108,18 @@ def other_rates(kb) -> dict[str, list[float]]:
 
 
 class Resolver:
-    def __init__(self, kb, evidence: Evidence, other_numbers: dict[str, list[float]]):
+    def __init__(self, kb, evidence: Evidence, other_numbers: dict[str, list[float]], rank):
         self.kb = kb
         self.evidence = evidence
         self.other_numbers = other_numbers  # from other_rates(kb), computed once per knowledge base
+        self.rank = rank  # finding -> probability that the statement reports its claim (the fitted weights)
+        self.considered: dict = {}  # (report, claim id) -> every provisional finding ranked: examples for fitting
 
     # ------------------------------------------------------------ choosing a claim
 
     def candidates(self, report) -> list:
         models, behaviours = set(report.subject.models), set(report.behaviours)
         return [c for c in self.kb.claims.values() if c.model in models and (not behaviours or c.behaviour in behaviours)]
-
-    def pick_score(self, report, claim, stated) -> float:
-        ev, kb = self.evidence, self.kb
-        source = kb.claim_sources.get(claim.id)
-        score = ev.similarity(report.sentence, claim.id) * max(report.behaviours.get(claim.behaviour, 0.6), 0.6)
-        score += SOURCE_WEIGHT * ev.source_scores.get(source, 0.0)
-        score += SAME_SOURCE_WEIGHT * (source in ev.preferred_sources)
-        score += PREFERRED_WEIGHT * (claim.rank == "preferred") - 0.5 * (claim.rank == "deprecated")
-        score -= UNVERIFIED_PENALTY * (claim.verification != "verified")
-        if self._is_unstated_variant(claim):
-            score -= VARIANT_PENALTY
-        if report.number is None and claim.value == 0:
-            score -= ZERO_PENALTY
-        return score - 1.0 * bool(conflicts(kb, claim, stated))
 
     def _is_unstated_variant(self, claim) -> bool:
         """A control or variant setting whose distinguishing condition the statement never mentions."""
@@ -149,7 +130,26 @@ class Resolver:
         return not (keys & self.evidence.mentioned_keys)
 
     def best(self, report, claims, stated):
-        return max(claims, key=lambda c: (self.pick_score(report, c, stated), c.id)) if claims else None
+        """The most probable of the candidate claims, by the fitted weights (ties: the claim id, for determinism)."""
+        if not claims:
+            return None
+        return max(claims, key=lambda c: (self._ranked(report, c, stated), c.id))
+
+    def _ranked(self, report, claim, stated) -> float:
+        finding = self.annotate(self.provisional(report, claim, stated))
+        self.considered.setdefault((id(report), claim.id), finding)
+        return self.rank(finding)
+
+    def provisional(self, report, claim, stated) -> Finding:
+        """The finding the report would give with this claim, its number compared with the claim's."""
+        quantity = report.number.quantity if report.number is not None else None
+        if quantity is None:
+            return Finding(report, claim, "absent", stated=stated)
+        if value_matches(claim.value, quantity):
+            return Finding(report, claim, "match", stated=stated)
+        if any(value_matches(v, quantity) for v in self.other_numbers.get(claim.id, ())):
+            return Finding(report, claim, "match", stated=stated, secondary=True)
+        return Finding(report, claim, "mismatch" if is_close(claim.value, quantity) else "unsupported", stated=stated)
 
     # ------------------------------------------------------------ resolving
 

@@ -61,19 +61,20 @@ def examples(checker, labelled: list[dict]) -> Examples:
 
     out = Examples(statements=len(labelled))
     judged = checker.judged((str(s["id"]), s["text"]) for s in labelled)
-    for label, findings in zip(labelled, judged):
+    for label, (findings, considered) in zip(labelled, judged):
         reports = [dict(r) for r in label.get("reports") or []]
         verdicts = {label.get("verdict")} | set(label.get("verdict_any") or [])
         nothing = verdicts == {"no_claim"} or (not reports and "no_claim" in verdicts)
         missing, present = set(label.get("missing") or []), set(label.get("present") or [])
-        for f in findings:
+        chosen = {id(f) for f in findings}
+        for f in findings + considered:
             behaviour = f.claim.behaviour if f.claim else next(iter(f.report.behaviours), None)
             right = not nothing and reports_match(reported_model(f), behaviour, reports)
             out.finding_x.append(f.evidence.values)
             out.finding_y.append(int(right))
             out.finding_w.append(1.0)
-            if not right or f.claim is None:
-                continue
+            if not right or f.claim is None or id(f) not in chosen:
+                continue  # key conditions are judged for the claims chosen
             for key, record in f.key_evidence.items():
                 if key in present or key in missing:
                     out.key_x.append(record.values)
