@@ -257,7 +257,7 @@ def train(obj, labels, output, without_kb):
     """
     from kb.check.evaluate import LabelsError, load_labels
     from kb.check.fitted import WEIGHTS_PATH
-    from kb.check.train import dumps, examples, fit, knowledge_base_statements, labelled_statements
+    from kb.check.train import dumps, fit_weights, labelled_statements
 
     try:
         extra = [s for path in labels for s in load_labels(path)]
@@ -266,11 +266,7 @@ def train(obj, labels, output, without_kb):
         sys.exit(2)
     checker = _checker(obj, untrained=True)
     statements = labelled_statements(checker.kb) + extra
-    found = examples(checker, statements)
-    if not without_kb:
-        found.add_balanced(examples(checker, knowledge_base_statements(checker.kb)))
-    weights = fit(found, {"statements": len(statements), "labels": [str(p) for p in labels],
-                          "knowledge_base_wordings": not without_kb})
+    weights = fit_weights(checker, statements, not without_kb, {"labels": [str(p) for p in labels]})
     target = output or WEIGHTS_PATH
     target.write_text(dumps(weights), encoding="utf-8")
     meta = weights["meta"]

@@ -121,6 +121,7 @@ def cue_patterns(kb) -> list[dict]:
     entries += [("BEHAVIOUR", c, b.id) for b in kb.behaviours.values() for c in b.cues or []]
     entries += [("CONTEXT", c, k.id) for k in kb.context.values() for c in k.cues or []]
     entries += [("NEG_CONTEXT", c, k.id) for k in kb.context.values() for c in k.negations or []]
+    entries += condition_phrase_cues(kb)
     seen, patterns = set(), []
     for label, cue, pid in entries:
         # An anaphor is a whole phrase already ("drop that line"); a small word inside it would make nonsense.
@@ -129,6 +130,21 @@ def cue_patterns(kb) -> list[dict]:
                 seen.add((label, variant, pid))
                 patterns.append(_phrase(label, variant, pid))
     return patterns
+
+
+def condition_phrase_cues(kb) -> list[tuple]:
+    """The knowledge base's own words for each setting's conditions (the `phrase` a faithful report uses) are cues
+    for their key: stated as so for a condition that held, as not so for one that was absent ("without the
+    instruction"), since the phrase carries its own negation."""
+    from kb.check.conditions import condition_state
+
+    entries = []
+    for setting in kb.settings.values():
+        for key, condition in (setting.conditions or {}).items():
+            state = condition_state(condition)
+            if condition.phrase and state is not None and key in kb.context:
+                entries.append(("NEG_CONTEXT" if state == "absent" else "CONTEXT", condition.phrase.lower(), key))
+    return sorted(set(entries))
 
 
 def removal_anaphora(lex) -> list[str]:

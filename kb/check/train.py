@@ -130,12 +130,27 @@ def _fit_one(x: list, y: list, w: list, names: tuple) -> dict:
     return {"weights": weights, "intercept": round(float(model.intercept_[0]), 4)}
 
 
+PASSES = 2  # the first pass ranks candidates with neutral weights; the second with the first pass's weights
+
+
+def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True, meta: dict | None = None) -> dict:
+    """The weights file's content, fitted on `labelled` (and the knowledge base's own wordings).
+
+    Which candidate the checker chooses, and so which key conditions it judges, depends on the weights; fitting is
+    repeated with the weights of the pass before, starting from neutral ones."""
+    kb_statements = knowledge_base_statements(checker.kb) if with_knowledge_base else []
+    current = checker.with_weights(FittedWeights.neutral())
+    for _ in range(PASSES):
+        found = examples(current, labelled)
+        found.add_balanced(examples(current, kb_statements))
+        weights = fit(found, {**(meta or {}), "statements": len(labelled), "knowledge_base_wordings": with_knowledge_base})
+        current = checker.with_weights(FittedWeights.from_dict(weights))
+    return weights
+
+
 def fitted_checker(checker, labelled: list[dict], with_knowledge_base: bool = True):
     """A checker sharing `checker`'s pipeline and model, with weights fitted on `labelled` (the training folds)."""
-    found = examples(checker, labelled)
-    if with_knowledge_base:
-        found.add_balanced(examples(checker, knowledge_base_statements(checker.kb)))
-    return checker.with_weights(FittedWeights.from_dict(fit(found)))
+    return checker.with_weights(FittedWeights.from_dict(fit_weights(checker, labelled, with_knowledge_base)))
 
 
 def dumps(weights: dict) -> str:
