@@ -54,9 +54,23 @@ class Analysis:
     mentions: list = field(default_factory=list)
     numbers: list = field(default_factory=list)
     quoted: list = field(default_factory=list)  # (start, end) of quoted passages
+    # Statement-wide facts that findings ask for again and again, worked out once: (what, key) -> value.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def of(self, label: str, sent: int | None = None) -> list[Mention]:
-        return [m for m in self.mentions if m.label == label and (sent is None or m.sent == sent)]
+        index = self.memo.get("of")
+        if index is None:  # one pass over the mentions, then each question is a lookup
+            index = self.memo["of"] = {}
+            for m in self.mentions:
+                index.setdefault((m.label, None), []).append(m)
+                index.setdefault((m.label, m.sent), []).append(m)
+        return index.get((label, sent), [])
+
+    def once(self, what: str, key, compute):
+        """`compute()` the first time (what, key) is asked for in this statement; its value after that."""
+        if (what, key) not in self.memo:
+            self.memo[(what, key)] = compute()
+        return self.memo[(what, key)]
 
     def is_quoted(self, start: int, end: int) -> bool:
         return any(qs <= start and end <= qe for qs, qe in self.quoted)

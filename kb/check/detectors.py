@@ -142,7 +142,10 @@ def wrong_date(check: FindingCheck) -> str | None:
     if source is None or not source.date or len(source.date) < 7:
         return None
     year, month = int(source.date[:4]), int(source.date[5:7])
-    for match in MONTH_YEAR.finditer(check.analysis.sentence_text(check.finding.report.sentence)):
+    sentence = check.finding.report.sentence
+    said_dates = check.analysis.once("month_year", sentence,
+                                     lambda: list(MONTH_YEAR.finditer(check.analysis.sentence_text(sentence))))
+    for match in said_dates:
         said = _month(match.group(1)), int(match.group(2))
         if abs((said[1] * 12 + said[0]) - (year * 12 + month)) > DATE_SLACK_MONTHS:
             return f"dates the result to {match.group(0)}; {source.title} is from {source.date}"

@@ -10,6 +10,7 @@ its meaning (embedding similarity).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 
 from kb.check.conditions import conflicts
@@ -79,6 +80,7 @@ def value_matches(value, quantity) -> bool:
     return abs(value - q) < tol - 1e-12 or abs(value - q) < 1e-9
 
 
+@lru_cache(maxsize=4096)
 def _tolerance(quantity) -> float:
     """Half a unit of the last digit the statement wrote: '5%' covers 4.5-5.5%, '0.3%' covers 0.25-0.35%."""
     if quantity.kind == "ratio" and quantity.denominator:
@@ -114,12 +116,26 @@ class Resolver:
         self.other_numbers = other_numbers  # from other_rates(kb), computed once per knowledge base
         self.rank = rank  # finding -> probability that the statement reports its claim (the fitted weights)
         self.considered: dict = {}  # (report, claim id) -> every provisional finding ranked: examples for fitting
+        self._candidates: dict = {}
+        self._stating: dict = {}
+        self._ranks: dict = {}
 
     # ------------------------------------------------------------ choosing a claim
 
     def candidates(self, report) -> list:
-        models, behaviours = set(report.subject.models), set(report.behaviours)
-        return [c for c in self.kb.claims.values() if c.model in models and (not behaviours or c.behaviour in behaviours)]
+        key = (report.subject.models, tuple(sorted(report.behaviours)))
+        if key not in self._candidates:  # the same subject and behaviours recur across a statement's numbers
+            models, behaviours = set(key[0]), set(key[1])
+            self._candidates[key] = [c for c in self.kb.claims.values()
+                                     if c.model in models and (not behaviours or c.behaviour in behaviours)]
+        return self._candidates[key]
+
+    def stating(self, quantity) -> frozenset:
+        """Ids of the claims whose value the quantity states, worked out once per distinct way of saying a number."""
+        key = (quantity.value, quantity.bound, quantity.kind, quantity.text, getattr(quantity, "denominator", None))
+        if key not in self._stating:
+            self._stating[key] = frozenset(c.id for c in self.kb.claims.values() if value_matches(c.value, quantity))
+        return self._stating[key]
 
     def _is_unstated_variant(self, claim) -> bool:
         """A control or variant setting whose distinguishing condition the statement never mentions."""
@@ -136,9 +152,16 @@ class Resolver:
         return max(claims, key=lambda c: (self._ranked(report, c, stated), c.id))
 
     def _ranked(self, report, claim, stated) -> float:
-        finding = self.annotate(self.provisional(report, claim, stated))
-        self.considered.setdefault((id(report), claim.id), finding)
-        return self.rank(finding)
+        # The same claim for the same way of reporting it (a number repeated in one sentence) is ranked once.
+        q = report.number.quantity if report.number is not None else None
+        key = (claim.id, report.sentence, report.subject, tuple(sorted(report.behaviours.items())), report.quoted,
+               None if q is None else (q.value, q.bound, q.kind, q.text), tuple(sorted((k, tuple(sorted(v)))
+                                                                                        for k, v in stated.items())))
+        if key not in self._ranks:
+            finding = self.annotate(self.provisional(report, claim, stated))
+            self.considered.setdefault((id(report), claim.id), finding)
+            self._ranks[key] = self.rank(finding)
+        return self._ranks[key]
 
     def provisional(self, report, claim, stated) -> Finding:
         """The finding the report would give with this claim, its number compared with the claim's."""
@@ -186,7 +209,8 @@ class Resolver:
     def _with_number(self, report, stated) -> Finding | None:
         quantity = report.number.quantity
         candidates = self.candidates(report)
-        exact = [c for c in candidates if value_matches(c.value, quantity)]
+        stating = self.stating(quantity)
+        exact = [c for c in candidates if c.id in stating]
         if exact:
             return self._exact(report, candidates, exact, stated)
         # A number the source states in the same finding's wording ('0% with the exact prompt; 12% with an addition').
@@ -232,7 +256,8 @@ class Resolver:
     def _other_model_exact(self, report):
         quantity = report.number.quantity
         behaviours, models = set(report.behaviours), set(report.subject.models)
+        stating = self.stating(quantity)
         pool = [c for c in self.kb.claims.values()
-                if c.model not in models and (not behaviours or c.behaviour in behaviours) and value_matches(c.value, quantity)]
+                if c.id in stating and c.model not in models and (not behaviours or c.behaviour in behaviours)]
         return self.best(report, pool, {}) if pool and behaviours else None
 
