@@ -162,6 +162,26 @@ def references_resolve(kb, parts):
                            f"{did_you_mean(statement.source, list(kb.sources))}", "add the file in sources/ or fix the id")
 
 
+@rule
+def pages_stay_in_one_fold(kb, parts):
+    """One original page in two evaluation folds would let the checker be fitted on the page it is measured on."""
+    from kb.folds import pages
+
+    for key, members in pages(kb.statements.values()).items():
+        folds = sorted({s.fold for s in members if s.fold})
+        if len(folds) < 2:
+            continue
+        first = next(s for s in members if s.fold == folds[0])
+        page = key.split(":", 1)[1] if key.startswith("url:") else f"{first.who} on {first.date or 'no date'}"
+        for statement in members:
+            if statement.fold and statement.fold != folds[0]:
+                yield _problem(statement, "fold", "E050", f"fold '{statement.fold}', but statement {first.id} from the "
+                               f"same page ({page}) is in '{folds[0]}' ({first.file}:{first.line_of('fold')}): one "
+                               "page must not span two folds",
+                               f"set 'fold: {folds[0]}' here, or remove the fold lines of this page's statements and "
+                               "run `kb folds --assign`")
+
+
 # ---------------------------------------------------------------- values
 
 @rule

@@ -237,6 +237,32 @@ def evaluate(obj, labels, save, as_json):
 
 
 @cli.command()
+@click.option("--assign", is_flag=True, help="Write a fold into every statement that has none (in place, one line each).")
+@click.pass_obj
+def folds(obj, assign):
+    """Show the statements per evaluation fold and verdict; with --assign, first give every statement without a
+    fold its page's fold (pages, by url or else who and date, never span two folds).
+    """
+    from kb.build import load_valid
+    from kb.folds import FoldError, assign_folds, fold_counts, report_lines
+
+    with exit_on_invalid_data():
+        if assign:
+            try:
+                report = assign_folds(obj.root)
+            except FoldError as exc:
+                click.echo(str(exc), err=True)
+                sys.exit(1)
+            for rel, count in sorted(report.assigned.items()):
+                click.echo(f"{rel}: {count} fold line(s) added")
+            if not report.assigned:
+                click.echo("Every statement already has a fold.")
+        else:
+            report = fold_counts(load_valid(obj.root).statements.values())
+    click.echo("\n".join(report_lines(report)))
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (0 picks a free one).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database to serve (default build/kb.db).")

@@ -24,6 +24,7 @@ CODES = {
     "E032": "missing or empty locator",
     "E033": "key_context names a key that the claim's setting does not describe",
     "E040": "file name and id disagree, or a file is in the wrong place",
+    "E050": "statements from one original page (url, else who and date) are in two evaluation folds",
 }
 
 

@@ -10,7 +10,8 @@ from kbtest import FIXTURES, ROOT, run_kb, tiny_kb
 
 BROKEN = FIXTURES / "broken"
 # Where each broken fixture goes in a copy of the tiny knowledge base.
-DESTINATIONS = {"E022-dangling-statement.yaml": "statements", "E040-source-id.yaml": "sources"}
+DESTINATIONS = {"E022-dangling-statement.yaml": "statements", "E040-source-id.yaml": "sources",
+                "E050-page-in-two-folds.yaml": "statements"}
 
 
 def marked_line(path) -> int:
