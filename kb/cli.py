@@ -246,7 +246,7 @@ def evaluate(obj, labels, mode, save, as_json):
 def _eval_by_fold(obj, mode, sets):
     """(JSON, text lines) for kb eval --cv / --locked on the given label sets, else on the knowledge base."""
     from kb.check.evaluate import (LabelsError, cross_validate, folded_json, folded_report_lines, kb_statements,
-                                   locked_test, shared_fit)
+                                   locked_test, require_folds, shared_fit)
 
     if sets:
         statements, where = [s for _path, labelled in sets for s in labelled], ", ".join(str(p) for p, _ in sets)
@@ -255,9 +255,9 @@ def _eval_by_fold(obj, mode, sets):
 
         with exit_on_invalid_data(status=2):
             statements, where = kb_statements(load_valid(obj.root)), "statements/*.yaml"
-    fit = shared_fit(_checker(obj))
     try:
-        result = (cross_validate if mode == "cv" else locked_test)(statements, fit)
+        require_folds(statements)  # before the model loads
+        result = (cross_validate if mode == "cv" else locked_test)(statements, shared_fit(_checker(obj)))
     except LabelsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

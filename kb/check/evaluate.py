@@ -245,14 +245,14 @@ def _in_fold(statements: list[dict], folds) -> list[dict]:
     return [s for s in statements if s.get("fold") in folds]
 
 
-def _require_folds(statements: list[dict]):
+def require_folds(statements: list[dict]):
     if not any(s.get("fold") for s in statements):
         raise LabelsError("no labelled statement has a fold: run `kb folds --assign` first")
 
 
 def cross_validate(statements: list[dict], fit: Fit) -> FoldedEvaluation:
     """For each cv fold: fit on the other cv folds, score this one. The locked fold is never touched."""
-    _require_folds(statements)
+    require_folds(statements)
     result = FoldedEvaluation("cv", [], unassigned=sum(not s.get("fold") for s in statements))
     for fold in CV_FOLDS:
         test = _in_fold(statements, {fold})
@@ -263,7 +263,7 @@ def cross_validate(statements: list[dict], fit: Fit) -> FoldedEvaluation:
 
 def locked_test(statements: list[dict], fit: Fit) -> FoldedEvaluation:
     """Fit on all cv folds, score the locked fold. Run it rarely: no decision is made on its figures."""
-    _require_folds(statements)
+    require_folds(statements)
     test = _in_fold(statements, {LOCKED})
     checker = fit(_in_fold(statements, set(CV_FOLDS)))
     return FoldedEvaluation("locked", [(LOCKED, evaluate(checker, test) if test else Evaluation())],
