@@ -19,6 +19,7 @@ import sqlite_utils
 
 from kb import schema
 from kb.format import claim_label, format_value
+from kb.wording import faithful_sentence
 
 PROVENANCE = [("file", str, "The data file the row comes from, relative to the repository root."),
               ("line", int, "The line in that file where the record starts.")]
@@ -64,7 +65,9 @@ TABLES = [
            ("label", str, "A readable one-line summary: model · behaviour · value · setting."),
            ("source_id", str, "The source the claim comes from.")]
           + _cols(schema.CLAIM, rename={"setting": "setting_id"}, skip=("id", "key_context", "contrasts"),
-                  extra=[("value_display", str, "The value as shown to readers (5%, 65 points).")]),
+                  extra=[("value_display", str, "The value as shown to readers (5%, 65 points)."),
+                         ("faithful_wording", str, "The claim in one faithful sentence of at most 280 characters, "
+                          "keeping its key context and main contrast: the wording the check page suggests.")]),
           ("id",), [("source_id", "sources", "id"), ("model", "models", "id"), ("behaviour", "behaviours", "id"),
                     ("setting_id", "settings", "id")],
           label_column="label", fts=("label", "measure", "value_text", "locator", "quote", "notes")),
@@ -152,7 +155,8 @@ def rows_for(kb, graph) -> dict[str, list[dict]]:
         "conditions": [_plain(c, t["conditions"], setting_id=s.id) for s in kb.settings.values()
                        for c in (s.conditions or {}).values()],
         "claims": [_plain(c, t["claims"], label=claim_label(kb, c), source_id=kb.claim_sources.get(c.id),
-                          setting_id=c.setting, value_display=format_value(c)) for c in kb.claims.values()],
+                          setting_id=c.setting, value_display=format_value(c),
+                          faithful_wording=faithful_sentence(kb, c)) for c in kb.claims.values()],
         "claim_context": [{"claim_id": c.id, "key": key, "file": c.file, "line": c.line_of("key_context")}
                           for c in kb.claims.values() for key in dict.fromkeys(c.key_context or [])],
         "contrasts": _contrast_rows(kb),

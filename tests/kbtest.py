@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REFERENCE = ROOT.parent / "shared" / "reference"  # the project's reference facts; only tests/test_data.py reads them
 KB_COMMAND = str(Path(sys.executable).with_name("kb"))
+SUMMARY: list[str] = []  # lines tests add for the end of the run (conftest prints them), e.g. expected-failure counts
 
 
 def tiny_kb(target: Path) -> Path:
