@@ -301,7 +301,7 @@ def changes_match_the_data(kb, parts):
                            "conditions.<context key>, claim", "name the field that changed", label)
             continue
         now = current_text(kb, claim, change.field)
-        if change.field != "claim" and (change.new or "") != now:
+        if (change.new or "") != now:
             yield _problem(change, "new", "E037", f"says {change.field} became {_quoted(change.new)}, but the claim "
                            f"now has {_quoted(now)}", "make 'new' what the data says now, or record a later change",
                            label)
@@ -313,13 +313,16 @@ def _quoted(text) -> str:
 
 def current_text(kb, claim, field: str) -> str:
     """A claim's field as a changes.yaml entry writes it: scalars as written, lists joined by ', ', a condition
-    by its value, nothing as ''."""
+    by its value, contrasts by the other claims' ids (either side may declare them), an added claim by its value_text,
+    nothing as ''."""
+    if field == "claim":
+        return claim.value_text or ""
     if field.startswith("conditions."):
         condition = kb.conditions_of(claim).get(field.split(".", 1)[1])
         return condition.value if condition is not None else ""
     value = getattr(claim, field, None)
     if field == "contrasts":
-        return ", ".join(c.claim for c in value or [])
+        return ", ".join(other for other, _by, _note in kb.contrasts_of(claim.id))
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, float):
