@@ -11,6 +11,7 @@ from kbtest import FIXTURES, ROOT, run_kb, tiny_kb
 BROKEN = FIXTURES / "broken"
 # Where each broken fixture goes in a copy of the tiny knowledge base.
 DESTINATIONS = {"E022-dangling-statement.yaml": "statements", "E040-source-id.yaml": "sources"}
+ROOT_FILES = {"E037-change-disagrees.yaml": "changes.yaml"}  # fixtures that are a whole root-level file
 
 
 def marked_line(path) -> int:
@@ -24,6 +25,9 @@ def marked_line(path) -> int:
 
 def broken_copy(tmp_path, fixture_name):
     root = tiny_kb(tmp_path / "kb")
+    if fixture_name in ROOT_FILES:
+        shutil.copy(BROKEN / fixture_name, root / ROOT_FILES[fixture_name])
+        return root, ROOT_FILES[fixture_name]
     folder = DESTINATIONS.get(fixture_name, "claims")
     destination = root / folder / fixture_name
     shutil.copy(BROKEN / fixture_name, destination)
