@@ -33,7 +33,9 @@ def change_cells(site, change, page: str) -> list[str]:
     source = markup.link(markup.text(site.source_title(change.source)), markup.relative(page, site.source_page(change.source)))
     if change.locator:
         source += f", {markup.text(change.locator)}"
-    field = "(claim added)" if change.field == "claim" else f"`{markup.text(change.field)}`"
+    # A code span shows its text as written (Markdown escapes it; backslashes would show), so the field name goes in
+    # bare, less any backtick; validation allows only claim fields, conditions.<context key> and 'claim' anyway.
+    field = "(claim added)" if change.field == "claim" else f"`{change.field.replace('`', '')}`"
     return [field, markup.text(change.old or "—"), markup.text(change.new or "—"), markup.text(change.why), source]
 
 
