@@ -90,6 +90,26 @@ def build(obj, out, no_check):
 
 
 @cli.command()
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as one JSON object.")
+def diff(old, new, as_json):
+    """Compare two built databases: claims added, removed and changed, and the statements whose verdict moved.
+
+    Exit 0 when nothing differs, 1 when something does, 2 when a file is missing or not a Caveat database.
+    """
+    from kb.diff import DiffError, diff_databases, render
+
+    try:
+        result = diff_databases(old, new)
+    except DiffError as exc:
+        click.echo(f"kb diff: {exc}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False) if as_json else render(result))
+    sys.exit(1 if result.differs else 0)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(["json", "graphml"]), default="json", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @click.pass_obj

@@ -101,6 +101,10 @@ TABLES = [
            ("value", str, "Its words, as JSON: a list, or a mapping of names to lists."),
            ("description", str, "What the checker uses the entry for.")] + PROVENANCE,
           ("name",)),
+    Table("changes", schema.CHANGE.description + " Loaded from changes.yaml; a claim's page lists its own.",
+          _cols(schema.CHANGE, rename={"claim": "claim_id", "source": "source_id"}),
+          ("claim_id", "field", "date"), [("claim_id", "claims", "id"), ("source_id", "sources", "id")],
+          fts=("why", "old", "new")),
     Table("kb_meta", "Facts about this build: the data hash it was built from and the versions that built it.",
           [("key", str, "What the fact is."), ("value", str, "Its value.")], ("key",)),
 ]
@@ -109,10 +113,13 @@ TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 VIEWS = {
     "claim_conditions": (
-        "Each claim joined to its setting's conditions (its qualifiers).",
+        "Each claim joined to the conditions it was measured under: its setting's, less those the setting held only "
+        "for other behaviours (a condition's `behaviours`).",
         "select claims.id as claim_id, conditions.key as key, conditions.value as value, "
         "conditions.description as description, claims.setting_id as setting_id "
-        "from claims join conditions on conditions.setting_id = claims.setting_id",
+        "from claims join conditions on conditions.setting_id = claims.setting_id "
+        "where conditions.behaviours is null "
+        "or claims.behaviour in (select value from json_each(conditions.behaviours))",
     ),
 }
 
@@ -165,6 +172,7 @@ def rows_for(kb, graph) -> dict[str, list[dict]]:
                              for s in kb.statements.values() for cid in dict.fromkeys(s.claims or [])],
         "edges": [_edge_row(u, v, data) for u, v, data in graph.edges(data=True)],
         "lexicon": _lexicon_rows(kb.lexicon),
+        "changes": [_plain(c, t["changes"], claim_id=c.claim, source_id=c.source) for c in kb.changes],
     }
     return rows
 

@@ -25,8 +25,9 @@ def copy_data(target: Path) -> Path:
     """A private copy of the repository's data at target, to change without touching the real files."""
     for folder in ("vocabulary", "sources", "claims", "statements"):
         shutil.copytree(ROOT / folder, target / folder)
-    if (ROOT / "exclusions.yaml").is_file():
-        shutil.copy(ROOT / "exclusions.yaml", target / "exclusions.yaml")
+    for name in ("exclusions.yaml", "changes.yaml"):
+        if (ROOT / name).is_file():
+            shutil.copy(ROOT / name, target / name)
     return target
 
 
