@@ -81,7 +81,7 @@ def validate(obj):
 @click.pass_obj
 def build(obj, out, no_check):
     """Validate, then write the SQLite database (default build/kb.db), with the checker's verdicts on statements/."""
-    from kb.build import build as run_build
+    from kb.pipeline import build as run_build
 
     with exit_on_invalid_data():
         result = run_build(obj.root, out, checks=not no_check)
@@ -208,8 +208,9 @@ def patterns(obj, output):
 @click.argument("labels", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of text.")
+@click.option("--summary", is_flag=True, help="Print one line (the figures over all files) instead of each file's report.")
 @click.pass_obj
-def evaluate(obj, labels, save, as_json):
+def evaluate(obj, labels, save, as_json, summary):
     """Measure the checker on labelled statements (the format of statements-dev.yaml); one or more files.
 
     Prints each statement the checker gets wrong, then flag accuracy, claim recall, missing-context recall,
@@ -231,6 +232,11 @@ def evaluate(obj, labels, save, as_json):
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
+    if summary:
+        from kb.check.evaluate import summary_line
+
+        click.echo(summary_line(evaluations) + (f" Details: kb eval {' '.join(map(str, labels))}" if labels else ""))
+        return
     for index, (path, evaluation) in enumerate(evaluations):
         click.echo(("\n" if index else "") + (f"== {path}\n" if len(evaluations) > 1 else "")
                    + "\n".join(report_lines(evaluation)))
@@ -240,22 +246,31 @@ def evaluate(obj, labels, save, as_json):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (0 picks a free one).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database to serve (default build/kb.db).")
+@click.option("--site/--no-site", default=True, show_default=True,
+              help="Also serve the explainer site under /site/ (built first when missing or older than the data).")
 @click.pass_obj
-def serve(obj, host, port, db):
-    """Serve the knowledge base with Datasette: browse claims, check a draft at /-/check, see the graph.
+def serve(obj, host, port, db, site):
+    """Serve the knowledge base: browse claims, check a draft at /-/check, see the graph, read the site at /site/.
 
-    Builds the database first if it is missing or older than the data.
+    Builds the database and the site first if they are missing or older than the data.
     """
-    from kb.publish.serve import serve as run_serve
+    from kb.publish.serve import ServeError, serve as run_serve
+    from kb.publish.sitegen.site_data import SiteError
 
-    run_serve(obj.root, host=host, port=port, db=db)
+    try:
+        with exit_on_invalid_data():
+            run_serve(obj.root, host=host, port=port, db=db, site=site)
+    except (ServeError, SiteError) as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(1)
 
 
 @cli.command()
-@click.option("--serve", "preview", is_flag=True, help="Preview the site at http://127.0.0.1:8000 instead of only building it.")
+@click.option("--serve", "preview", is_flag=True, help="Preview the site (default http://127.0.0.1:8000) instead of only building it.")
+@click.option("--port", default=8000, show_default=True, type=int, help="With --serve: the port to preview on (0 picks a free one).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to build (default build/site).")
 @click.pass_obj
-def site(obj, preview, out):
+def site(obj, preview, port, out):
     """Generate the explainer site's pages from the data and build it with mkdocs (strict) into build/site/."""
     from kb.publish.site import build_site, serve_site
     from kb.publish.sitegen.site_data import SiteError
@@ -263,11 +278,15 @@ def site(obj, preview, out):
     try:
         with exit_on_invalid_data():
             if preview:
-                serve_site(obj.root)
+                serve_site(obj.root, port=port, out=out)
             else:
                 click.echo(f"Built the site in {build_site(obj.root, out)}.")
     except SiteError as exc:
         click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    except OSError as exc:  # the preview port is taken
+        click.secho(f"Error: cannot serve the site on port {port} ({exc.strerror}); pass --port N (0: any free port).",
+                    fg="red", err=True)
         sys.exit(1)
 
 

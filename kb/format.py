@@ -17,11 +17,22 @@ def format_value(claim) -> str:
     """The claim's value for display; the source's own wording when the value has no single number."""
     if claim.value is None:
         return claim.value_text
-    if claim.metric in PERCENT_METRICS:
-        return percent(claim.value)
-    if claim.metric in POINT_METRICS:
-        return f"{claim.value * 100:.3g} points"
-    return f"{claim.value:g}"
+    return format_number(claim.value, claim.metric)
+
+
+# How a statement's number compares with its claim (the `number` field of `kb check`), in words.
+NUMBER_WORDS = {"match": "matches the source", "mismatch": "does not match the source",
+                "other_condition": "belongs to another condition", "unsupported": "is not supported by any source",
+                "absent": "no number given"}
+
+
+def format_number(value: float, metric: str | None) -> str:
+    """A bare number written as a claim of that metric writes its value: 0.05 as a rate is '5%', not '0.05'."""
+    if metric in PERCENT_METRICS or metric is None:
+        return percent(value)
+    if metric in POINT_METRICS:
+        return f"{value * 100:.3g} points"
+    return f"{value:g}"
 
 
 def claim_label(kb, claim) -> str:

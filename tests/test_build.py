@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import sqlite_utils
 
-from kb.build import build, is_stale
+from kb.pipeline import build, is_stale
 from kb.database import TABLES
 from kb.graph import EDGE_TYPES, NODE_TYPES, build_graph
 from kb.validate import load_knowledge_base

@@ -24,7 +24,8 @@ import pytest
 from datasette.app import SETTINGS, Datasette
 from markupsafe import escape
 
-from kb.build import build, load_valid
+from kb.build import Stage, load_valid
+from kb.pipeline import build
 from kb.database import TABLES_BY_NAME, Table
 from kb.graph import build_graph, neighbourhood
 from kb.project import data_hash
@@ -263,11 +264,13 @@ def test_claim_page_shows_the_checkers_verdicts_from_the_built_database(get, ser
 
 
 def test_claim_page_shows_the_checkers_verdict_when_the_database_has_one(tmp_path, loop):
-    # The checker's `checks` table, as `kb build` will add it through its extras hook.
+    # A `checks` table, as the build's checker stage adds it.
+    from kb.build import build as build_with
+
     checks = Table("checks", "The checker's verdict per statement.", [("statement_id", str, "The statement."),
                    ("verdict", str, "The checker's verdict.")], ("statement_id",))
-    database = build(ROOT, tmp_path / "kb.db", extras=lambda kb: ([checks], {"checks": [
-        {"statement_id": "d12", "verdict": "misstated"}]})).path
+    stage = Stage("checks", (checks,), lambda kb: {"checks": [{"statement_id": "d12", "verdict": "misstated"}]})
+    database = build_with(ROOT, tmp_path / "kb.db", [stage]).path
     page = loop.run_until_complete(open_datasette(database, None, loop).client.get("/kb/claims/palisade-with-o3")).text
     assert '<span class="caveat-verdict caveat-verdict-misstated">misstated</span> (disagrees)' in page
 

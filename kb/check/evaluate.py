@@ -150,3 +150,18 @@ def report_lines(evaluation: Evaluation) -> list[str]:
         mark = "" if goal is None else ("  (goal " + f"{goal[0]} {goal[1]:.2f}: " + ("met" if evaluation.meets(name) else "NOT met") + ")")
         lines.append(f"{label:>24}: {value}  [{tally.hits}/{tally.total}]{mark}")
     return lines
+
+
+def summary_line(evaluations: list[tuple[str, Evaluation]]) -> str:
+    """One line over all the files: the statements, how many the checker got wrong, and the five figures pooled
+    (each file's own figures: `kb eval` without --summary)."""
+    pooled = Evaluation()
+    for _path, evaluation in evaluations:
+        pooled.statements += evaluation.statements
+        pooled.failures += evaluation.failures
+        for name, tally in evaluation.tallies.items():
+            pooled.tallies[name].add(tally.hits, tally.total)
+    figures = [f"{FIGURE_NAMES[name]} {'n/a' if pooled.figures[name] is None else f'{pooled.figures[name]:.2f}'}"
+               for name in GOALS]
+    return (f"Checker on {pooled.statements} labelled statements in {len(evaluations)} file(s): "
+            f"{len(pooled.failures)} not as labelled; " + ", ".join(figures) + ".")
