@@ -47,6 +47,7 @@ def build_site(root: Path, out: Path | None = None, database: Path | None = None
     knowledge_base = load_valid(root)
     database = Path(database) if database else ensure_database(root)
     site = site_data(knowledge_base, database, Path(evaluation) if evaluation else build_dir(root) / "eval.json")
+    site.check_url = caveat_settings(root).get("check_url", site.check_url)
     docs = docs_dir_for(out)
     generate_pages(root, docs, site)
     run_mkdocs(root, docs, out)
@@ -79,6 +80,14 @@ def site_is_stale(root: Path, out: Path, database: Path, evaluation: Path | None
     except ValueError:
         return True
     return built != site_inputs(root, database, evaluation or build_dir(root) / "eval.json")
+
+
+def caveat_settings(root: Path) -> dict:
+    """mkdocs.yml's extra.caveat: where the check page, the data and the graph are (see mkdocs.yml)."""
+    import yaml
+
+    config = yaml.safe_load((Path(root) / CONFIG).read_text(encoding="utf-8")) or {}
+    return ((config.get("extra") or {}).get("caveat")) or {}
 
 
 def run_mkdocs(root: Path, docs: Path, out: Path) -> None:

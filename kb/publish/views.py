@@ -178,6 +178,8 @@ def verdict_label(kb, verdict: str | None) -> str:
 
 
 def _statements(kb, claim, links: Links, verdicts: dict) -> list[dict]:
+    """The statements that report the claim, with their human label and the checker's stored verdict. `verdicts`
+    values may carry "missing_by_claim" (claim id -> the keys the checker flagged for that claim)."""
     from kb.check.store import accepted_verdicts
 
     rows = []
@@ -189,15 +191,23 @@ def _statements(kb, claim, links: Links, verdicts: dict) -> list[dict]:
             agrees = check.get("agrees")
             if agrees is None and label and label.verdict:
                 agrees = check["verdict"] in accepted_verdicts(label.verdict, label.verdict_any)
+            flagged = (check.get("missing_by_claim") or {}).get(claim.id, [])
             machine = {"verdict": check["verdict"], "label": verdict_label(kb, check["verdict"]),
-                       "disagrees": agrees is not None and not agrees}
+                       "disagrees": agrees is not None and not agrees, "flagged": [_key(kb, k, links) for k in flagged]}
+        accepted = list(dict.fromkeys(([label.verdict] if label and label.verdict else [])
+                                      + list(label.verdict_any or [] if label else [])))
         missing = list(label.missing or []) if label else []
         rows.append({"id": statement.id, "url": links.statement(statement.id), "text": statement.text,
                      "who": statement.who, "date": statement.date,
-                     "label_verdict": label.verdict if label else None,
-                     "label_verdict_label": verdict_label(kb, label.verdict if label else None),
-                     "missing": missing, "missing_labels": [key_label(kb, k) for k in missing], "machine": machine})
+                     "label_verdict": accepted[0] if accepted else None,
+                     "label_verdict_label": " or ".join(verdict_label(kb, v) for v in accepted),
+                     "missing": missing, "missing_labels": [key_label(kb, k) for k in missing],
+                     "missing_keys": [_key(kb, k, links) for k in missing], "machine": machine})
     return rows
+
+
+def _key(kb, key: str, links: Links) -> dict:
+    return {"key": key, "label": key_label(kb, key), "url": links.context_key(key)}
 
 
 # ---------------------------------------------------------------- the verdict view (a `kb check` result)

@@ -188,5 +188,13 @@ def _record(rtype, record) -> dict:
     return out
 
 
-HANDLERS = {"value": _value, "sentence": _sentence, "quote": _quote, "condition": _condition, "chart": _chart,
+def _check_how(site, page, charts):
+    """How to run the checker, always both ways: the check page's address and the command."""
+    url = markup.html_text(site.check_url)
+    return (f'Paste your draft into the check page, <a href="{url}"><code>{url}</code></a> — <code>make run</code> or '
+            f'<code>kb serve</code> serves it, at http://127.0.0.1:8001{url} by default — or run '
+            f'<code>kb check "your sentence"</code> in a terminal (<code>kb check --help</code> lists the options).')
+
+
+HANDLERS = {"check-how": _check_how, "value": _value, "sentence": _sentence, "quote": _quote, "condition": _condition, "chart": _chart,
             "counts": _counts, "verdicts": _verdicts, "data-model": _data_model, "accuracy": _accuracy, "example-source": _example_source, "example-claim": _example_claim}
