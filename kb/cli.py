@@ -211,7 +211,7 @@ def patterns(obj, output):
 @click.option("--summary", is_flag=True, help="Print one line (the figures over all files) instead of each file's report.")
 @click.pass_obj
 def evaluate(obj, labels, save, as_json, summary):
-    """Measure the checker on labelled statements (the format of statements-dev.yaml); one or more files.
+    """Measure the checker on labelled statements (the format of tests/data/statements-heldout.yaml, or statements/); one or more files.
 
     Prints each statement the checker gets wrong, then flag accuracy, claim recall, missing-context recall,
     false-alarm rate and misstated recall, with the project's goals, for each file.

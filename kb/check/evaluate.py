@@ -1,6 +1,6 @@
-"""`kb eval`: run the checker on labelled statements and measure it (ANNOTATION.md's rules, five figures).
+"""`kb eval`: run the checker on labelled statements and measure it (the labelling guide's rules, statements/LABELLING.md; five figures).
 
-Labels use the format of shared/reference/statements-dev.yaml: each statement has `reports` (model and/or
+Labels use the format of tests/data/statements-heldout.yaml: each statement has `reports` (model and/or
 behaviour), `verdict` or `verdict_any`, `missing` and `present` context keys.
 """
 
@@ -82,7 +82,7 @@ def load_labels(path: Path) -> list[dict]:
 
 
 def _flatten(item: dict) -> dict | None:
-    """Accept both label formats: the flat one of statements-dev.yaml and the knowledge base's statements/
+    """Accept both label formats: the flat one of tests/data/statements-heldout.yaml and the knowledge base's statements/
     records, whose label sits under `label:`."""
     if "label" not in item:
         return dict(item)

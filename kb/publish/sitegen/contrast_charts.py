@@ -89,6 +89,22 @@ def chart_title(site, chart: ContrastChart) -> str:
     return f"{what}: {first} vs {second}{suffix}"
 
 
+def chart_heading(site, chart: ContrastChart) -> str:
+    """A short heading: what differs, and in whose results ('Strong goal nudge · Frontier Models are ...');
+    the two settings are named in the line under it, and in full in the chart's own title."""
+    what = "Two sources" if chart.differs_by == "source" else site.key_label(chart.differs_by)
+    source = site.source_title(site.kb.setting_sources.get(chart.settings[0], ""))
+    suffix = "" if chart.metric == "rate" else f" ({METRIC_WORDS[chart.metric]})"
+    return f"{what} · {source}{suffix}"
+
+
+def headings(site, charts_found: list) -> dict:
+    """chart id -> its heading: the short one, unless two charts would share it (then the full title)."""
+    short = {c.id: chart_heading(site, c) for c in charts_found}
+    taken = [h for h in short.values()]
+    return {c.id: short[c.id] if taken.count(short[c.id]) == 1 else chart_title(site, c) for c in charts_found}
+
+
 def series_labels(site, chart: ContrastChart) -> list[str]:
     return [site.kb.settings[s].label for s in chart.settings]
 
@@ -138,9 +154,9 @@ def chart_table(site, chart: ContrastChart, from_page: str) -> str:
     return markup.table(["Behaviour", "Measure", "Model", *series], rows)
 
 
-def chart_section(site, chart: ContrastChart, from_page: str, level: int = 3) -> str:
+def chart_section(site, chart: ContrastChart, from_page: str, level: int = 3, title: str | None = None) -> str:
     """Heading, SVG, and the same numbers as a table (the accessible version, with links to the cards)."""
-    heading = f"{'#' * level} {markup.text(chart_title(site, chart))} {{#chart-{chart.id}}}\n\n"
+    heading = f"{'#' * level} {markup.text(title or chart_heading(site, chart))} {{#chart-{chart.id}}}\n\n"
     settings = [f"{markup.link(markup.text(site.kb.settings[s].label), markup.relative(from_page, *site.setting_target(s)))}"
                 for s in chart.settings]
     intro = (f"Differs by: {site.key_link(chart.differs_by, from_page)}. Conditions: {settings[0]} vs {settings[1]}. "
@@ -154,5 +170,7 @@ def charts_page(site, charts_found: list[ContrastChart]) -> dict[str, str]:
              "allow-shutdown instruction, the difficulty level — or that report the same measurement from two sources. "
              "The charts are made from the contrasts recorded in the data; a number marked *not verified* is flagged "
              "on its bar. Under each chart, a table gives the same numbers with links to their context cards.\n\n")
-    contents = "".join(f"- [{markup.text(chart_title(site, c))}](#chart-{c.id})\n" for c in charts_found) + "\n"
-    return {CHARTS: intro + contents + "".join(chart_section(site, c, CHARTS, level=2) for c in charts_found)}
+    titles = headings(site, charts_found)
+    contents = "".join(f"- [{markup.text(titles[c.id])}](#chart-{c.id})\n" for c in charts_found) + "\n"
+    return {CHARTS: intro + contents + "".join(chart_section(site, c, CHARTS, level=2, title=titles[c.id])
+                                               for c in charts_found)}
