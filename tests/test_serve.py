@@ -259,8 +259,9 @@ def test_claim_page_shows_the_checkers_verdicts_from_the_built_database(get, ser
                                      "(select statement_id from statement_claims where claim_id = 'o1card-oversight')"))
     assert verdicts, "kb build stores the checker's verdicts"
     page = get("/kb/claims/o1card-oversight").text
-    for verdict in verdicts.values():
-        assert f'<span class="caveat-verdict caveat-verdict-{verdict}">{verdict}</span>' in page
+    labels = {"ok": "Faithful", "missing_context": "Missing context", "misstated": "Misstated", "no_claim": "No claim"}
+    for verdict in verdicts.values():  # in words, as the verdict card names it, never the raw id
+        assert f'<span class="caveat-verdict caveat-verdict-{verdict}">{labels[verdict]}</span>' in page
 
 
 def test_claim_page_shows_the_checkers_verdict_when_the_database_has_one(tmp_path, loop):
@@ -272,7 +273,7 @@ def test_claim_page_shows_the_checkers_verdict_when_the_database_has_one(tmp_pat
     stage = Stage("checks", (checks,), lambda kb: {"checks": [{"statement_id": "d12", "verdict": "misstated"}]})
     database = build_with(ROOT, tmp_path / "kb.db", [stage]).path
     page = loop.run_until_complete(open_datasette(database, None, loop).client.get("/kb/claims/palisade-with-o3")).text
-    assert '<span class="caveat-verdict caveat-verdict-misstated">misstated</span> (disagrees)' in page
+    assert '<span class="caveat-verdict caveat-verdict-misstated">Misstated</span> (disagrees)' in page
 
 
 def test_source_page_links_its_bibtex(get):

@@ -52,7 +52,11 @@ CSS = "-/caveat/caveat.css"
 def claim_page(datasette, data: Served, claim_id: str) -> dict | None:
     """The claim's view (kb.publish.views) with Datasette's links: what its row page shows beyond its columns."""
     claim = data.kb.claims.get(claim_id)
-    return views.claim_view(data.kb, claim, DatasetteLinks(datasette), data.verdicts) if claim else None
+    if claim is None:
+        return None
+    view = views.claim_view(data.kb, claim, DatasetteLinks(datasette), data.verdicts)
+    view["site_url"] = datasette.urls.path(f"site/claims/{quote(claim.id)}/") if site_folder(datasette) else None
+    return view
 
 
 def source_page(datasette, data: Served, source_id: str) -> dict | None:

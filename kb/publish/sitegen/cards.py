@@ -86,11 +86,8 @@ def card(site, claim) -> str:
     def keylink(key: dict) -> str:
         return markup.link(markup.text(key["label"]), key["url"]) if key.get("url") else markup.text(key["label"])
 
-    def side(side: dict) -> str:
-        return contrast_side(site, site.kb.claims[side["id"]], differs_by_of[side["id"]], page, source_words=True)
-
-    differs_by_of = {row["other"]["id"]: row["differs_by"] for row in view["contrasts"]}
-    differs_by_of.update({claim.id: row["differs_by"] for row in view["contrasts"]})
+    def side(row: dict, which: str) -> str:
+        return contrast_side(site, site.kb.claims[row[which]["id"]], row["differs_by"], page, source_words=True)
 
     return TEMPLATES.get_template("claim.md").render(
         c=view, front_matter=markup.front_matter(tags=card_tags(site, claim)), keylink=keylink, side=side,
