@@ -341,14 +341,36 @@ def _checker_db(path: Path) -> Path:
 def test_ledger_shows_machine_verdicts_and_agreement_when_the_checker_has_run(tmp_path, knowledge_base):
     site = site_data(knowledge_base, _checker_db(tmp_path / "kb.db"))
     text = Page(_render(ledger_page(site)["ledger.md"])).text
-    assert "Checker: missing_context (agrees with the human label); flagged as dropped: Strong goal nudge" in text
+    assert "Checker: Missing context (agrees with the human label); flagged as dropped: Strong goal nudge" in text
     assert "It drops: strong goal nudge." in text
-    assert "Checker: misstated (disagrees with the human label)" in text
+    assert "Checker: Misstated (disagrees with the human label)" in text
     # A "suggest" finding is not a claim the statement reports: nothing flagged, no explanation.
-    assert "Checker: misstated (disagrees with the human label); flagged" not in text
+    assert "Checker: Misstated (disagrees with the human label); flagged" not in text
     assert "Possibly about o3." not in text
     assert "The checker agrees with the human label on 1 of 2 labelled statements it has checked." in text
     assert "Flagged by the checker" in text
+
+
+def test_ledger_speaks_in_words_not_ids(tmp_path, knowledge_base):
+    """Verdicts by their labels and claims by model and behaviour: no raw id such as missing_context or a claim id
+    wrapping over three lines (the id is in the card's address)."""
+    site = site_data(knowledge_base, _checker_db(tmp_path / "kb.db"))
+    markdown = ledger_page(site)["ledger.md"]
+    text = Page(_render(markdown)).text
+    for raw in ("missing_context", "misstated**", "no_claim"):
+        assert raw not in text, raw
+    assert "Verdict (human label): Missing context" in text
+    assert "[OpenAI o3 · Shutdown resistance](claims/palisade-with-o3.md)" in markdown
+    assert "`palisade-with-o3`" not in markdown
+
+
+def test_chart_headings_are_short_and_unique(knowledge_base):
+    from kb.publish.sitegen.contrast_charts import contrast_charts, headings
+
+    site = site_data(knowledge_base)
+    titles = headings(site, contrast_charts(knowledge_base))
+    assert titles and len(set(titles.values())) == len(titles)
+    assert max(len(t) for t in titles.values()) <= 100, max(titles.values(), key=len)  # they were up to 170
 
 
 def test_ledger_shows_human_labels_only_without_checker_tables(tmp_path, knowledge_base):

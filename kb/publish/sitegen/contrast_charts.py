@@ -89,20 +89,27 @@ def chart_title(site, chart: ContrastChart) -> str:
     return f"{what}: {first} vs {second}{suffix}"
 
 
-def chart_heading(site, chart: ContrastChart) -> str:
-    """A short heading: what differs, and in whose results ('Strong goal nudge · Frontier Models are ...');
-    the two settings are named in the line under it, and in full in the chart's own title."""
+def chart_heading(site, chart: ContrastChart, by_setting: bool = False) -> str:
+    """A short heading: what differs, and in whose results ('Strong goal nudge · Frontier Models are ...'), or with
+    `by_setting` in which setting; the two settings are named in the line under it, and in the chart's own title."""
     what = "Two sources" if chart.differs_by == "source" else site.key_label(chart.differs_by)
-    source = site.source_title(site.kb.setting_sources.get(chart.settings[0], ""))
+    where = (site.kb.settings[chart.settings[0]].label if by_setting
+             else site.source_title(site.kb.setting_sources.get(chart.settings[0], "")))
     suffix = "" if chart.metric == "rate" else f" ({METRIC_WORDS[chart.metric]})"
-    return f"{what} · {source}{suffix}"
+    return f"{what} · {where}{suffix}"
 
 
 def headings(site, charts_found: list) -> dict:
-    """chart id -> its heading: the short one, unless two charts would share it (then the full title)."""
-    short = {c.id: chart_heading(site, c) for c in charts_found}
-    taken = [h for h in short.values()]
-    return {c.id: short[c.id] if taken.count(short[c.id]) == 1 else chart_title(site, c) for c in charts_found}
+    """chart id -> its heading: the short one; by setting where two charts would share it; else the full title."""
+    titles = {}
+    for attempt in (lambda c: chart_heading(site, c), lambda c: chart_heading(site, c, by_setting=True),
+                    lambda c: chart_title(site, c)):
+        proposed = {c.id: titles.get(c.id) or attempt(c) for c in charts_found}
+        counts = list(proposed.values())
+        titles = {cid: t for cid, t in proposed.items() if counts.count(t) == 1}
+        if len(titles) == len(charts_found):
+            break
+    return {c.id: titles.get(c.id) or chart_title(site, c) for c in charts_found}
 
 
 def series_labels(site, chart: ContrastChart) -> list[str]:
