@@ -1,22 +1,24 @@
-"""Caveat's Datasette plugin: claim pages, graph views and BibTeX exports over the served database.
+"""Caveat's Datasette plugin: the front page, the navigation bar, claim pages, graph views, the explainer site and
+exports over the served database.
 
 Registered through the `datasette` entry point group (pyproject.toml), so it loads in any Datasette run in
-this environment. Everything is read from the served SQLite file — the records are read back into a
-`KnowledgeBase` once per process, so the server needs no YAML and the shared helpers (faithful wordings,
-`kb.graph.build_graph`, the SVG renderer, BibTeX) work unchanged. The database is immutable while served,
-which is what makes the once-per-process cache correct.
+this environment. Everything is read from the served SQLite file (kb.publish.web reads the records back into a
+`KnowledgeBase` once per process); what a page shows is the record's view from kb.publish.views, the same view
+the site's context cards render.
 
 URLs (one family per concern):
+  /                          Caveat's home page: the check page, the site, the claims, the graph, the canned queries
   /kb/claims/<id>            the claim's row page, with its conditions, source, contrasts and statements
-  /kb/sources/<id>           the source's row page, with its BibTeX entry
+  /kb/sources/<id>           the source's row page, with its BibTeX entry (.bib: the entry alone)
+  /kb/statements/<id>        the statement's row page, with the checker's stored verdict card (.jsonld: its ClaimReview)
+  /-/graph                   the graph's front page: open a claim's graph by id, the headline figures
   /-/graph/<claim id>        the claim's neighbourhood as a server-rendered SVG; add .json for node-link JSON
   /-/graph.json              the whole graph as node-link JSON
   /-/bibtex/<source id>.bib  one BibTeX entry; /-/bibtex.bib all of them
-  /kb/statements/<id>        the statement's row page, with the checker's stored verdict card and its ClaimReview
   /-/check, /-/check.json    check any text: a form with a verdict card, and the API (kb.publish.check_routes)
   /-/check.jsonld, /-/claimreview/...  schema.org ClaimReview JSON-LD (kb.publish.claimreview)
-The checker is loaded once per database file per process, on first use (kb.publish.check_routes), from the
-records read back here — which is why the database carries the checker's lexicon too.
+  /site/...                  the built explainer site (directory URLs served with their index.html)
+Imports run one way: this module imports the route modules, which import kb.publish.web and never this module.
 """
 
 from __future__ import annotations
