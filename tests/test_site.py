@@ -357,8 +357,9 @@ def test_ledger_speaks_in_words_not_ids(tmp_path, knowledge_base):
     site = site_data(knowledge_base, _checker_db(tmp_path / "kb.db"))
     markdown = ledger_page(site)["ledger.md"]
     text = Page(_render(markdown)).text
-    for raw in ("missing_context", "misstated**", "no_claim"):
-        assert raw not in text, raw
+    raw = re.findall(r"(?:Verdict \(human label\)|Checker|also acceptable): (?:ok|missing_context|misstated|no_claim)\b", text)
+    assert raw == []  # (a curator's note may still name a verdict id in its own words)
+    assert "| missing_context |" not in markdown
     assert "Verdict (human label): Missing context" in text
     assert "[OpenAI o3 · Shutdown resistance](claims/palisade-with-o3.md)" in markdown
     assert "`palisade-with-o3`" not in markdown
@@ -389,7 +390,8 @@ def test_accuracy_section_comes_from_eval_json_or_says_how_to_make_it(tmp_path, 
     saved.write_text('{"figures": {"flag_accuracy": 0.85, "false_alarm_rate": 0.125}, "statements": 20, '
                      '"labels": "/x/statements-heldout.yaml", "goals": {"flag_accuracy": ">= 0.9"}}')
     present = Page(_render(expand(site_data(knowledge_base, eval_path=saved), "checker.md", checker_page, {}, "checker.md"))).text
-    assert "flag_accuracy" in present and "85%" in present and "12.5%" in present and "at least 90%" in present
+    assert "Flag accuracy" in present and "85%" in present and "12.5%" in present and "at least 90%" in present
+    assert "flag_accuracy" not in present  # figures by name, not by id
     assert "Measured on 20 statements labelled in statements-heldout.yaml" in present
     several = tmp_path / "eval-sets.json"  # what `kb eval A B --save` writes: one column per labelled set
     several.write_text('{"goals": {"flag_accuracy": ">= 0.9"}, "sets": ['

@@ -43,6 +43,9 @@ FIGURE_MEANING = {
     "verdict_accuracy": "How often the checker's verdict (ok, missing_context, misstated, no_claim) is one the human "
                         "label accepts.",
 }
+FIGURE_WORDS = {"flag_accuracy": "Flag accuracy", "claim_recall": "Claim recall",
+                "missing_context_recall": "Missing-context recall", "false_alarm_rate": "False alarms",
+                "misstated_recall": "Misstated recall", "verdict_accuracy": "Verdict accuracy"}
 GOAL = re.compile(r"^\s*(<=|>=|<|>|=)\s*([0-9.]+)\s*$")
 OPERATORS = {"<=": "at most", ">=": "at least", "<": "below", ">": "above", "=": "exactly"}
 
@@ -126,11 +129,16 @@ def _accuracy(site, page, charts):
                 "before `kb site` (see the README).\n")
     goals, sets = data["goals"], data["sets"]
     names = sorted({name for s in sets for name in s["figures"]})
-    rows = [[markup.text(name), markup.text(FIGURE_MEANING.get(name, ""))]
-            + [_figure(s["figures"].get(name)) for s in sets] + [_goal(goals.get(name))] for name in names]
-    headers = [_set_name(s) for s in sets]
+    # One row per labelled set and one short column per figure, so the table fits the page; the meanings follow.
+    rows = [["Goal", "", *[_goal(goals.get(name)) for name in names]]]
+    rows += [[_set_name(s), markup.text(s.get("statements", "?")), *[_figure(s["figures"].get(name)) for name in names]]
+             for s in sets]
     counts = "; ".join(f"{markup.text(s.get('statements', '?'))} statements labelled in {_set_name(s)}" for s in sets)
-    return f"Measured on {counts}.\n\n" + markup.table(["Figure", "What it means", *headers, "Goal"], rows)
+    meanings = "".join(f"- **{FIGURE_WORDS.get(name, markup.text(name))}**: {markup.text(FIGURE_MEANING.get(name, ''))}\n"
+                       for name in names)
+    return (f"Measured on {counts}.\n\n"
+            + markup.table(["Labelled set", "Statements", *[FIGURE_WORDS.get(n, markup.text(n)) for n in names]], rows)
+            + "\n" + meanings)
 
 
 def _set_name(evaluation_set: dict) -> str:
