@@ -200,7 +200,7 @@ def test_eval_summary_is_one_line():
     second.tallies["flag_accuracy"].add(1, 2)
     second.failures.append(("x", ["wrong verdict"]))
     line = summary_line([("a.yaml", first), ("b.yaml", second)])
-    assert "\n" not in line and line.startswith("Checker on 5 labelled statements in 2 file(s): 1 not as labelled;")
+    assert "\n" not in line and line.startswith("Checker on 5 labelled statements in 2 file(s), pooled: 1 not as labelled;")
     assert "flag accuracy 0.80" in line
 
 

@@ -163,5 +163,5 @@ def summary_line(evaluations: list[tuple[str, Evaluation]]) -> str:
             pooled.tallies[name].add(tally.hits, tally.total)
     figures = [f"{FIGURE_NAMES[name]} {'n/a' if pooled.figures[name] is None else f'{pooled.figures[name]:.2f}'}"
                for name in GOALS]
-    return (f"Checker on {pooled.statements} labelled statements in {len(evaluations)} file(s): "
+    return (f"Checker on {pooled.statements} labelled statements in {len(evaluations)} file(s), pooled: "
             f"{len(pooled.failures)} not as labelled; " + ", ".join(figures) + ".")

@@ -128,10 +128,11 @@ def _accuracy(site, page, charts):
                 "labels in `statements/`; this section fills in when `kb eval LABELS --save build/eval.json` has been run "
                 "before `kb site` (see the README).\n")
     goals, sets = data["goals"], data["sets"]
-    names = sorted({name for s in sets for name in s["figures"]})
+    found = {name for s in sets for name in s["figures"]}
+    names = [name for name in FIGURE_WORDS if name in found] + sorted(found - FIGURE_WORDS.keys())
     # One row per labelled set and one short column per figure, so the table fits the page; the meanings follow.
     rows = [["Goal", "", *[_goal(goals.get(name)) for name in names]]]
-    rows += [[_set_name(s), markup.text(s.get("statements", "?")), *[_figure(s["figures"].get(name)) for name in names]]
+    rows += [[_row_name(s), markup.text(s.get("statements", "?")), *[_figure(s["figures"].get(name)) for name in names]]
              for s in sets]
     counts = "; ".join(f"{markup.text(s.get('statements', '?'))} statements labelled in {_set_name(s)}" for s in sets)
     meanings = "".join(f"- **{FIGURE_WORDS.get(name, markup.text(name))}**: {markup.text(FIGURE_MEANING.get(name, ''))}\n"
@@ -143,6 +144,12 @@ def _accuracy(site, page, charts):
 
 def _set_name(evaluation_set: dict) -> str:
     return markup.text(Path(str(evaluation_set.get("labels") or "labels")).name)
+
+
+def _row_name(evaluation_set: dict) -> str:
+    """A labelled set's short name for a table row: statements-heldout.yaml -> heldout."""
+    stem = Path(str(evaluation_set.get("labels") or "labels")).stem
+    return markup.text(stem.removeprefix("statements-"))
 
 
 def _figure(value) -> str:
