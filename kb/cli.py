@@ -278,7 +278,7 @@ def site(obj, preview, port, out):
     try:
         with exit_on_invalid_data():
             if preview:
-                serve_site(obj.root, port=port, out=out)
+                serve_site(obj.root, port=port, out=out, echo=click.echo)
             else:
                 click.echo(f"Built the site in {build_site(obj.root, out)}.")
     except SiteError as exc:

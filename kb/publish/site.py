@@ -99,7 +99,7 @@ def run_mkdocs(root: Path, docs: Path, out: Path) -> None:
     build(config)
 
 
-def serve_site(root: Path, host: str = "127.0.0.1", port: int = 8000, out: Path | None = None) -> None:
+def serve_site(root: Path, host: str = "127.0.0.1", port: int = 8000, out: Path | None = None, echo=print) -> None:
     """Build, then serve the built folder with Python's http.server (a static preview; nothing is fetched).
 
     The check page is not part of a static site: its links lead to `kb serve`'s /-/check (mkdocs.yml,
@@ -107,7 +107,8 @@ def serve_site(root: Path, host: str = "127.0.0.1", port: int = 8000, out: Path 
     out = build_site(root, out)
     handler = functools.partial(QuietHandler, directory=str(out))
     with http.server.ThreadingHTTPServer((host, port), handler) as server:
-        print(f"Serving {out} at http://{host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
+        echo(f"Serving {out} at http://{host}:{server.server_port}/ (Ctrl-C to stop). This preview is the site alone: "
+             f"its links to the check page and the data lead to kb serve, which serves all of them (the site at /site/).")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
