@@ -207,3 +207,26 @@ def test_eval_summary_is_one_line():
 def test_site_preview_takes_a_port_and_serve_can_leave_the_site_out():
     assert "--port" in run_kb("site", "--help").stdout
     assert "--no-site" in run_kb("serve", "--help").stdout
+
+
+def test_the_site_is_rebuilt_when_its_data_pages_or_evaluation_change(tmp_path, built_db):
+    import shutil
+
+    from kb.publish.site import STAMP, site_inputs, site_is_stale
+
+    root = tmp_path / "kb"
+    shutil.copytree(ROOT / "site", root / "site")
+    shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    out, evaluation = tmp_path / "site", tmp_path / "eval.json"
+    assert site_is_stale(root, out, built_db, evaluation)  # missing
+    out.mkdir()
+    (out / "index.html").write_text("<h1>x</h1>", encoding="utf-8")
+    (out / STAMP).write_text(json.dumps(site_inputs(root, built_db, evaluation)), encoding="utf-8")
+    assert not site_is_stale(root, out, built_db, evaluation)
+    evaluation.write_text("{}", encoding="utf-8")
+    assert site_is_stale(root, out, built_db, evaluation)  # a new `kb eval --save`
+    (out / STAMP).write_text(json.dumps(site_inputs(root, built_db, evaluation)), encoding="utf-8")
+    (root / "site" / "index.md").write_text("# Changed\n", encoding="utf-8")
+    assert site_is_stale(root, out, built_db, evaluation)  # a hand-written page changed
+    (out / STAMP).write_text(json.dumps(site_inputs(root, built_db, evaluation)), encoding="utf-8")
+    assert site_is_stale(root, out, tmp_path / "other.db", evaluation)  # other data
