@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 PERCENT_METRICS = {"rate", "conditional_rate"}
 POINT_METRICS = {"accuracy_drop", "difference"}
 # The condition values that say a setting lacked the condition (e.g. goal_nudge with value: none).
@@ -17,7 +19,11 @@ def format_value(claim) -> str:
     """The claim's value for display; the source's own wording when the value has no single number."""
     if claim.value is None:
         return claim.value_text
-    return format_number(claim.value, claim.metric)
+    if claim.metric in PERCENT_METRICS:
+        return percent(claim.value)
+    if claim.metric in POINT_METRICS:
+        return f"{claim.value * 100:.3g} points"
+    return f"{claim.value:g}"
 
 
 # How a statement's number compares with its claim (the `number` field of `kb check`), in words.
@@ -27,12 +33,9 @@ NUMBER_WORDS = {"match": "matches the source", "mismatch": "does not match the s
 
 
 def format_number(value: float, metric: str | None) -> str:
-    """A bare number written as a claim of that metric writes its value: 0.05 as a rate is '5%', not '0.05'."""
-    if metric in PERCENT_METRICS or metric is None:
-        return percent(value)
-    if metric in POINT_METRICS:
-        return f"{value * 100:.3g} points"
-    return f"{value:g}"
+    """A bare number (a statement's, or a claim's value) written as a claim of that metric writes its value: 0.05 as
+    a rate is '5%', not '0.05'."""
+    return format_value(SimpleNamespace(value=value, metric=metric or "rate", value_text=str(value)))
 
 
 def claim_label(kb, claim) -> str:
