@@ -277,7 +277,7 @@ def evaluate(obj, labels, mode, save, as_json, summary):
 def _eval_by_fold(obj, mode, sets):
     """(JSON, text lines) for kb eval --cv / --locked on the given label sets, else on the knowledge base."""
     from kb.check.evaluate import (LabelsError, cross_validate, folded_json, folded_report_lines, kb_statements,
-                                   locked_test, require_folds, shared_fit)
+                                   locked_test, require_folds)
 
     if sets:
         statements, where = [s for _path, labelled in sets for s in labelled], ", ".join(str(p) for p, _ in sets)
@@ -288,7 +288,9 @@ def _eval_by_fold(obj, mode, sets):
             statements, where = kb_statements(load_valid(obj.root)), "statements/*.yaml"
     try:
         require_folds(statements)  # before the model loads
-        result = (cross_validate if mode == "cv" else locked_test)(statements, shared_fit(_checker(obj)))
+        from kb.check.train import fitted_fit
+
+        result = (cross_validate if mode == "cv" else locked_test)(statements, fitted_fit(_checker(obj, untrained=True)))
     except LabelsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
@@ -337,7 +339,7 @@ def train(obj, labels, output, without_kb):
     """
     from kb.check.evaluate import LabelsError, load_labels
     from kb.check.fitted import WEIGHTS_PATH
-    from kb.check.train import dumps, fit_weights, labelled_statements
+    from kb.check.train import dumps, fit_weights, training_statements
 
     try:
         extra = [s for path in labels for s in load_labels(path)]
@@ -345,7 +347,7 @@ def train(obj, labels, output, without_kb):
         click.echo(str(exc), err=True)
         sys.exit(2)
     checker = _checker(obj, untrained=True)
-    statements = labelled_statements(checker.kb) + extra
+    statements = training_statements(checker.kb) + extra
     weights = fit_weights(checker, statements, not without_kb, {"labels": [str(p) for p in labels]})
     target = output or WEIGHTS_PATH
     target.write_text(dumps(weights), encoding="utf-8")

@@ -37,6 +37,19 @@ NUMBER_WORDS = {"match": "matches the source", "mismatch": "does not match the s
                 "absent": "no number given"}
 
 
+# How sure the checker is that a statement reports a claim, in words a reader understands (the probability is
+# calibrated: of findings said "very likely", about 8 or 9 in 10 are right).
+CONFIDENCE_WORDS = ((0.9, "almost certainly"), (0.7, "very likely"), (0.5, "likely"), (0.25, "possibly"), (0.0, "unlikely"))
+
+
+def confidence_words(probability: float | None) -> str:
+    """'very likely (84%)': the checker's confidence that the statement reports this result."""
+    if probability is None:
+        return "confidence unknown"
+    word = next(w for floor, w in CONFIDENCE_WORDS if probability >= floor)
+    return f"{word} ({percent(probability)})"
+
+
 def format_number(value: float, metric: str | None) -> str:
     """A bare number (a statement's, or a claim's value) written as a claim of that metric writes its value: 0.05 as
     a rate is '5%', not '0.05'."""

@@ -2,7 +2,7 @@
 
 A condition stated in a sentence that reports a number belongs to that number ("With the instruction, 7 of
 100. Without it, 79 of 100."); conditions stated elsewhere (a headline, a lede, a sentence of context) hold
-for the whole statement (ANNOTATION.md §3).
+for the whole statement (the labelling guide, statements/LABELLING.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Which context keys a statement conveys for one finding (ANNOTATION.md §3), and so which key context it drops.
+"""Which context keys a statement conveys for one finding (the labelling guide, statements/LABELLING.md), and so which key context it drops.
 
 A key counts as present when a cue states it with the polarity the claim has ("without the instruction" for a
 number measured without it), when a sentence in scope means it (embedding similarity to the key's

@@ -3,7 +3,7 @@
     detector(check: FindingCheck) -> None   (adds problems to check.finding)
 
 A new detector is added with @detector("kind", misstates=...), not wired in anywhere. `misstates` says
-whether the problem makes the statement `misstated` (ANNOTATION.md §4) or only `missing_context`.
+whether the problem makes the statement `misstated` (the labelling guide, statements/LABELLING.md) or only `missing_context`.
 """
 
 from __future__ import annotations

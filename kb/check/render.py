@@ -6,7 +6,7 @@ import textwrap
 
 import click
 
-from kb.format import NUMBER_WORDS, format_number
+from kb.format import NUMBER_WORDS, confidence_words, format_number
 
 VERDICT_STYLE = {"ok": ("OK", "green"), "missing_context": ("MISSING CONTEXT", "yellow"),
                  "misstated": ("MISSTATED", "red"), "no_claim": ("NO CLAIM", "blue"), None: ("ERROR", "red")}
@@ -41,7 +41,8 @@ def _metric(finding: dict, kb) -> str:
 
 
 def _finding_lines(finding: dict, kb) -> list[str]:
-    head = f"  • {finding['claim'] or 'unknown result'} ({finding['model']}, {finding['behaviour']}; score {finding['score']:.2f})"
+    head = (f"  • {finding['claim'] or 'unknown result'} ({finding['model']}, {finding['behaviour']}) — reports this "
+            f"result: {confidence_words(finding.get('confidence'))}")
     lines = [head]
     number = finding["number"]
     metric = _metric(finding, kb)
@@ -51,6 +52,9 @@ def _finding_lines(finding: dict, kb) -> list[str]:
                         if finding.get("value") is not None and number != "match" else ""))
     if finding["missing_context"]:
         labels = [kb.context[k].label if kb and k in kb.context else k for k in finding["missing_context"]]
+        sure = finding.get("missing_confidence") or {}
+        labels = [f"{label} ({confidence_words(sure.get(k)).split(' (')[0]})" if k in sure else label
+                  for k, label in zip(finding["missing_context"], labels)]
         lines.append(f"    drops: {', '.join(labels)}")
     for problem in finding["problems"]:
         if problem["kind"] != "dropped_context":

@@ -157,18 +157,14 @@ def dumps(weights: dict) -> str:
     return json.dumps(weights, indent=1, sort_keys=True) + "\n"
 
 
-CV_FOLDS = ("cv1", "cv2", "cv3", "cv4", "cv5")
+
+def training_statements(kb) -> list[dict]:
+    """The knowledge base's labelled statements in the cross-validation folds: never the locked fold."""
+    from kb.check.evaluate import CV_FOLDS, kb_statements
+
+    return [s for s in kb_statements(kb) if s.get("fold") in CV_FOLDS]
 
 
-def labelled_statements(kb, folds=CV_FOLDS) -> list[dict]:
-    """The knowledge base's labelled statements in the given folds, in the flat form `kb eval` reads."""
-    out = []
-    for statement in kb.statements.values():
-        label = statement.label
-        if label is None or getattr(statement, "fold", None) not in folds:
-            continue
-        reports = [{k: v for k, v in (("model", r.model), ("behaviour", r.behaviour)) if v} for r in label.reports or []]
-        out.append({"id": statement.id, "text": statement.text, "verdict": label.verdict,
-                    "verdict_any": list(label.verdict_any or []), "missing": list(label.missing or []),
-                    "present": list(label.present or []), "reports": reports})
-    return out
+def fitted_fit(checker):
+    """The `kb eval` Fit of the fitted checker: each split is scored by weights fitted on its training folds."""
+    return lambda train: fitted_checker(checker, train)

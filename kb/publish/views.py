@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from kb.format import NUMBER_WORDS, format_number, format_value
+from kb.format import NUMBER_WORDS, confidence_words, format_number, format_value
 from kb.wording import faithful_sentence
 
 # ---------------------------------------------------------------- wording: one home
@@ -251,6 +251,7 @@ def finding_view(kb, finding: dict, links: Links) -> dict:
         "explanation": finding.get("explanation", ""), "suggestion": finding.get("suggestion", ""),
         "source": _finding_source(kb, claim, finding, links),
         "verification": verification(claim) if claim else None,
+        "confidence": confidence_words(finding.get("confidence")) if finding.get("confidence") is not None else None,
     }
 
 
