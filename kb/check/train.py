@@ -94,6 +94,14 @@ def knowledge_base_statements(kb) -> list[dict]:
         keys = list(claim.key_context or [])
         text = faithful_sentence(kb, claim)
         out.append({"id": f"kb:{claim.id}", "text": text, "reports": report, "verdict": "ok", "present": keys})
+        # Still reports this model and behaviour, with a number that is not theirs: another model's, or this model's
+        # under another condition.
+        plain = faithful_sentence(kb, claim, with_contrast=False)
+        for kind, other in (("model", _other_models_claim(kb, claim)), ("condition", _other_conditions_claim(kb, claim))):
+            swapped = _with_figure_of(claim, other, plain) if other else None
+            if swapped:
+                out.append({"id": f"kb:{claim.id}:{kind}-figure", "text": swapped, "reports": report,
+                            "verdict": "misstated"})
         for key in keys:
             phrase = condition_phrase(kb, claim, key)
             if phrase and phrase in text:
@@ -101,6 +109,37 @@ def knowledge_base_statements(kb) -> list[dict]:
                 out.append({"id": f"kb:{claim.id}:-{key}", "text": without, "reports": report,
                             "verdict": "missing_context", "missing": [key]})
     return out
+
+
+def _other_models_claim(kb, claim):
+    """Another model's claim for the same behaviour, whose figure no claim of this model and behaviour has (the
+    first by id), or None."""
+    if claim.value is None:
+        return None
+    own = [c.value for c in kb.claims.values() if (c.model, c.behaviour) == (claim.model, claim.behaviour)]
+    others = [c for c in kb.claims.values() if c.behaviour == claim.behaviour and c.model != claim.model
+              and c.metric == claim.metric and c.value is not None and not c.bound
+              and all(abs(c.value - v) >= 0.02 for v in own if v is not None)]
+    return min(others, key=lambda c: c.id) if others else None
+
+
+def _other_conditions_claim(kb, claim):
+    """The claim it is contrasted with on one of its key conditions (same model and behaviour, another figure)."""
+    if claim.value is None:
+        return None
+    keys = set(claim.key_context or [])
+    others = [kb.claims[o] for o, by, _note in kb.contrasts_of(claim.id) if by in keys and o in kb.claims]
+    others = [o for o in others if (o.model, o.behaviour, o.metric) == (claim.model, claim.behaviour, claim.metric)
+              and o.value is not None and abs(o.value - claim.value) >= 0.02]
+    return min(others, key=lambda c: c.id) if others else None
+
+
+def _with_figure_of(claim, other, text: str) -> str | None:
+    from kb.format import format_value
+
+    mine, theirs = format_value(claim), format_value(other)
+    at = text.rfind(mine)
+    return None if at < 0 or mine == theirs else text[:at] + theirs + text[at + len(mine):]
 
 
 def _without(text: str, phrase: str) -> str:
