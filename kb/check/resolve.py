@@ -17,6 +17,7 @@ from kb.check.conditions import conflicts
 from kb.check.quantities import parse_quantities
 
 RATIO_TOLERANCE_CAP = 0.03
+CUE_EVIDENCE = 0.8  # a behaviour named by a cue word (1.0) or carried from the sentence before (0.8)
 
 
 @dataclass
@@ -255,7 +256,9 @@ class Resolver:
 
     def _other_model_exact(self, report):
         quantity = report.number.quantity
-        behaviours, models = set(report.behaviours), set(report.subject.models)
+        # Saying the number is another model's needs the behaviour stated in words, not only read by meaning.
+        behaviours = {b for b, evidence in report.behaviours.items() if evidence >= CUE_EVIDENCE}
+        models = set(report.subject.models)
         stating = self.stating(quantity)
         pool = [c for c in self.kb.claims.values()
                 if c.id in stating and c.model not in models and (not behaviours or c.behaviour in behaviours)]
