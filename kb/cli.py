@@ -237,6 +237,49 @@ def evaluate(obj, labels, save, as_json):
 
 
 @cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", required=True, help="The folder to write findings/, summary/ and errors.jsonl to (resumable).")
+@click.option("--text-field", default="text", show_default=True, help="The field (column) holding the text.")
+@click.option("--id-field", default="id", show_default=True, help="The field holding the text's id (default id: file:line).")
+@click.option("--time-field", default="date", show_default=True, help="The field holding the text's date (ISO date or time).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this machine, streaming; ray: Ray Data (pip install -e '.[scale]'; RAY_ADDRESS for a cluster).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Checker processes (local: one input file each) or Ray workers.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Texts per checker batch (after the prefilter).")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar on stderr (default: when stderr is a terminal).")
+@click.pass_obj
+def scan(obj, inputs, out, text_field, id_field, time_field, engine, workers, batch_size, progress):
+    """Scan a corpus: which claims it reports, how often without their conditions, week by week.
+
+    INPUT: JSONL (.jsonl, .ndjson, also .gz), Parquet or CSV files, or folders of them. Exit status: 0 when the scan
+    finished (whatever it flagged), 2 on a usage error, 3 on an internal error.
+    """
+    from kb.scan import ScanOptions, UsageError, scan as run_scan
+
+    options = ScanOptions(list(inputs), out, text_field, id_field, time_field, engine, workers, batch_size, obj.root)
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        with exit_on_invalid_data(status=2):
+            report = run_scan(options, progress=show)
+    except UsageError as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 (a monitor reports an internal failure with its own status)
+        import traceback
+
+        traceback.print_exc()
+        click.secho(f"Internal error: {exc}", fg="red", err=True)
+        sys.exit(3)
+    if report.files_skipped:
+        click.echo(f"resumed: {len(report.files_skipped)} input file(s) were already scanned into {out}")
+    if report.errors:
+        click.echo(f"{report.errors:,} unreadable row(s): see {Path(out) / 'errors.jsonl'}")
+    click.echo(report.line())
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (0 picks a free one).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database to serve (default build/kb.db).")
