@@ -163,10 +163,10 @@ class FileScanner:
         results = self.checker.check_many([(row.id, row.text) for row in rows], batch_size=len(rows))
         for row, result in zip(rows, results):
             if result.get("error"):
-                errors.write(json.dumps(output.checker_error(row, result), ensure_ascii=False) + "\n")
+                errors.write(json.dumps(output.checker_error(row.file, row.line, row.id, result), ensure_ascii=False) + "\n")
                 continue
             flagged += output.is_flagged(result)
-            found += output.finding_rows(result, row.date, row.file, row.line)
+            found += output.finding_rows(result, output.date_text(row.date), output.week_of(row.date), row.file, row.line)
         if found:
             writer.write_table(output.findings_table(found))
         return flagged

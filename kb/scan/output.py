@@ -74,12 +74,12 @@ def week_of(value) -> str | None:
 
 # ---------------------------------------------------------------- findings
 
-def finding_rows(result: dict, date, file: str, line: int | None) -> list[dict]:
-    """The rows of one checked text: one per finding, none when its verdict is no_claim (or it has an error)."""
+def finding_rows(result: dict, shown: str | None, week: str | None, file: str, line: int | None) -> list[dict]:
+    """The rows of one checked text: one per finding, none when its verdict is no_claim (or it has an error).
+    `shown` and `week` are the text's date as text and its ISO week (`date_text`, `week_of`)."""
     verdict = result.get("verdict")
     if verdict in (None, "no_claim"):
         return []
-    shown, week = date_text(date), week_of(date)
     rows = []
     for finding in result.get("findings") or []:
         confidence = finding.get("confidence")
@@ -99,10 +99,10 @@ def is_flagged(result: dict) -> bool:
     return result.get("verdict") in FLAGGED
 
 
-def checker_error(row, result: dict) -> dict:
+def checker_error(file, line, rid, result: dict) -> dict:
     """An errors.jsonl entry for a text the checker refused (binary data, for instance)."""
     error = result.get("error") or {}
-    return {"file": row.file, "line": row.line, "id": row.id, "code": error.get("code", "error"),
+    return {"file": file, "line": line, "id": rid, "code": error.get("code", "error"),
             "message": error.get("message", "the checker could not check this text")}
 
 
@@ -143,14 +143,16 @@ class Summary:
                 self.add(claim, week, missing, problems)
 
     @classmethod
-    def from_findings(cls, folder: Path) -> "Summary":
+    def from_findings(cls, folder, filesystem=None) -> "Summary":
+        """The summary of a findings/ dataset (a local folder, or a path on `filesystem`), read a batch at a time."""
         import pyarrow.dataset as ds
 
         summary = cls()
-        if Path(folder).is_dir() and any(Path(folder).glob("*.parquet")):
-            dataset = ds.dataset(str(folder), format="parquet")
-            for batch in dataset.to_batches(columns=["claim", "week", "tier", "missing_context", "problems"]):
-                summary.add_table(batch)
+        if filesystem is None and not (Path(folder).is_dir() and any(Path(folder).glob("*.parquet"))):
+            return summary
+        dataset = ds.dataset(str(folder), format="parquet", filesystem=filesystem)
+        for batch in dataset.to_batches(columns=["claim", "week", "tier", "missing_context", "problems"]):
+            summary.add_table(batch)
         return summary
 
     def rows(self, kb) -> list[dict]:
@@ -167,19 +169,23 @@ class Summary:
             out.append(row)
         return out
 
-    def write(self, kb, folder: Path) -> Path:
+    def table(self, kb):
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         fields = [("claim", pa.string()), ("week", pa.string()), ("mentions", pa.int64()), ("flagged", pa.int64()),
                   ("misstated", pa.int64())] + [(f"dropped_{k}", pa.float64()) for k in sorted(kb.context)]
+        return pa.Table.from_pylist(self.rows(kb), schema=pa.schema(fields))
+
+    def write(self, kb, folder: Path) -> Path:
+        import pyarrow.parquet as pq
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.parquet"):
             old.unlink()
         path = folder / "part-0.parquet"
         tmp = folder / ".part-0.parquet.tmp"
-        pq.write_table(pa.Table.from_pylist(self.rows(kb), schema=pa.schema(fields)), tmp)
+        pq.write_table(self.table(kb), tmp)
         tmp.replace(path)
         return path
 
