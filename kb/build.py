@@ -35,11 +35,12 @@ def load_valid(root: Path):
     return knowledge_base
 
 
-def build(root: Path, out: Path | None = None, extras=None, checks: bool = True) -> BuildResult:
+def build(root: Path, out: Path | None = None, extras=None, checks: bool = True, scans=()) -> BuildResult:
     """Validate the data under root and write the database (default build/kb.db).
 
     With `checks` (the default) the checker's verdicts on statements/ are stored too (tables checks, findings).
-    `extras(kb) -> (tables, rows)` lets other stages add their tables to the same file.
+    `extras(kb) -> (tables, rows)` lets other stages add their tables to the same file. `scans` are `kb scan`
+    output folders whose summaries are loaded too (kb.scan.store).
     """
     digest = data_hash(root)  # before reading: a file saved mid-build then leaves the database stale, not fresh
     knowledge_base = load_valid(root)
@@ -50,6 +51,11 @@ def build(root: Path, out: Path | None = None, extras=None, checks: bool = True)
     graph = build_graph(knowledge_base)
     out = Path(out) if out else default_database(root)
     tables, rows = extras(knowledge_base) if extras else ([], {})
+    if scans:
+        from kb.scan.store import scan_extras
+
+        scan_tables, scan_rows = scan_extras(knowledge_base, scans)
+        tables, rows = [*tables, *scan_tables], {**rows, **scan_rows}
     meta = {"data_hash": digest, "caveat_version": kb.__version__, "layout_hash": current_layout_hash()}
     write_database(knowledge_base, graph, out, meta, tables, rows)
     counts = {"sources": len(knowledge_base.sources), "settings": len(knowledge_base.settings),
@@ -57,6 +63,8 @@ def build(root: Path, out: Path | None = None, extras=None, checks: bool = True)
               "graph nodes": graph.number_of_nodes(), "graph edges": graph.number_of_edges()}
     if "checks" in rows:
         counts["statements checked"] = len(rows["checks"])
+    if scans:
+        counts["scan claim-weeks"] = len(rows["scan_claim_weeks"])
     return BuildResult(out, counts)
 
 
@@ -71,8 +79,9 @@ def current_layout_hash() -> str:
     """The layout this code writes, counting the checker's tables (whether a build includes them or not)."""
     from kb.check.store import CHECK_TABLES
     from kb.database import layout_hash
+    from kb.scan.store import SCAN_TABLES
 
-    return layout_hash(CHECK_TABLES)
+    return layout_hash([*CHECK_TABLES, *SCAN_TABLES])
 
 
 def build_meta(path: Path) -> dict:

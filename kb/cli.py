@@ -78,13 +78,19 @@ def validate(obj):
 @cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the database (default build/kb.db).")
 @click.option("--no-check", is_flag=True, help="Skip running the checker over statements/ (faster; no checks/findings tables).")
+@click.option("--scan", "scans", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A `kb scan` output folder whose per-claim-per-week summary to load (repeatable).")
 @click.pass_obj
-def build(obj, out, no_check):
+def build(obj, out, no_check, scans):
     """Validate, then write the SQLite database (default build/kb.db), with the checker's verdicts on statements/."""
     from kb.build import build as run_build
+    from kb.scan.options import UsageError
 
-    with exit_on_invalid_data():
-        result = run_build(obj.root, out, checks=not no_check)
+    try:
+        with exit_on_invalid_data():
+            result = run_build(obj.root, out, checks=not no_check, scans=scans)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
     click.echo(f"Built {result.path} ({counts}).")
 
