@@ -14,6 +14,7 @@ from kb.publish.svg import graph_svg
 from kb.publish.sitegen import markup
 from kb.publish.sitegen.diagrams import graph_href
 from kb.publish.sitegen.ledger import dropped_keys, human_verdict, machine_line
+from kb.publish.sitegen.scan_charts import scan_section
 from kb.publish.sitegen.site_data import CLAIMS_INDEX, LEDGER
 from kb.wording import faithful_sentence
 
@@ -38,7 +39,8 @@ def card(site, claim) -> str:
              f"Claim `{claim.id}` · permanent link: `claims/{claim.id}/`\n\n",
              markup.status_admonition(claim), _faithful(site, claim), _number(site, claim, page),
              _key_conditions(site, claim, page), _setting(site, claim, page), _source(site, claim, page),
-             _contrasts(site, claim, page), _reported(site, claim, page), _bibtex(site, claim), _diagram(site, claim, page)]
+             _contrasts(site, claim, page), _reported(site, claim, page), scan_section(site, claim, page),
+             _bibtex(site, claim), _diagram(site, claim, page)]
     return "".join(parts)
 
 

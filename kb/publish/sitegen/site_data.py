@@ -23,6 +23,7 @@ class SiteData:
     graph: object
     machine: dict = field(default_factory=dict)  # statement id -> checker_data.MachineVerdict
     evaluation: dict | None = None  # build/eval.json, when `kb eval` has saved one
+    scans: dict = field(default_factory=dict)  # claim id -> [(week, mentions, flagged, {key: share})] (kb build --scan)
 
     # ------------------------------------------------------------ where pages live
     @staticmethod
