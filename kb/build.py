@@ -51,11 +51,10 @@ def build(root: Path, out: Path | None = None, extras=None, checks: bool = True,
     graph = build_graph(knowledge_base)
     out = Path(out) if out else default_database(root)
     tables, rows = extras(knowledge_base) if extras else ([], {})
-    if scans:
-        from kb.scan.store import scan_extras
+    from kb.scan.store import scan_extras  # the scan tables always exist (empty without --scan): queries read them
 
-        scan_tables, scan_rows = scan_extras(knowledge_base, scans)
-        tables, rows = [*tables, *scan_tables], {**rows, **scan_rows}
+    scan_tables, scan_rows = scan_extras(knowledge_base, scans)
+    tables, rows = [*tables, *scan_tables], {**rows, **scan_rows}
     meta = {"data_hash": digest, "caveat_version": kb.__version__, "layout_hash": current_layout_hash()}
     write_database(knowledge_base, graph, out, meta, tables, rows)
     counts = {"sources": len(knowledge_base.sources), "settings": len(knowledge_base.settings),
