@@ -189,11 +189,11 @@ def stamp(options: ScanOptions, root: Path) -> dict:
             "knowledge_base": data_hash(root)}
 
 
-def load_gate(root: Path):
+def load_gate(root: Path, knowledge_base=None):
     from kb.build import load_valid
     from kb.scan.prefilter import Prefilter
 
-    return Prefilter(load_valid(root))
+    return Prefilter(knowledge_base or load_valid(root))
 
 
 def _load_checker(root):
@@ -217,13 +217,24 @@ def scan_local(options: ScanOptions, progress: bool = False) -> ScanReport:
     for source in files:
         (report.files_skipped if state.done(source) else todo).append(source)
     report.files_skipped = [s.path for s in report.files_skipped]
+    single = options.workers == 1 or len(todo) <= 1
+    loading = None
+    if single and todo:
+        # Load the checker (seconds: spaCy, the embedding model) while the knowledge base loads and the reader
+        # thread gates the first file.
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1)
+        loading = pool.submit(_load_checker, root)
+        pool.shutdown(wait=False)
+    from kb.build import load_valid
+
+    knowledge_base = load_valid(root)
     bar = _progress_bar(todo, progress)
     try:
-        if options.workers == 1 or len(todo) <= 1:
-            scanner = FileScanner(root, options.fields(), options.batch_size, load_gate(root), lambda: _load_checker(root))
-            if todo:
-                # Load the checker while the reader thread already gates the first file.
-                threading.Thread(target=lambda: scanner.checker, daemon=True).start()
+        if single:
+            scanner = FileScanner(root, options.fields(), options.batch_size, load_gate(root, knowledge_base),
+                                  loading.result if loading else lambda: _load_checker(root))
             for source in todo:
                 report.add(scanner.scan_file(source, state, bar.position(source)))
                 bar.file_done(source)
@@ -231,16 +242,14 @@ def scan_local(options: ScanOptions, progress: bool = False) -> ScanReport:
             _scan_parallel(todo, state, options, root, report, bar)
     finally:
         bar.close()
-    finalise(state, files, root)
+    finalise(state, files, knowledge_base)
     report.files_done = len(todo)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def finalise(state: State, files: list, root: Path):
+def finalise(state: State, files: list, knowledge_base):
     """errors.jsonl (every file's errors, in file and line order) and summary/ from all of findings/."""
-    from kb.build import load_valid
-
     def errors():
         for source in files:
             parts = [state.errors_path(source, side) for side in ("read", "check")]
@@ -248,7 +257,7 @@ def finalise(state: State, files: list, root: Path):
             yield from heapq.merge(*streams, key=lambda e: (e.get("line") or 0))
 
     output.write_errors(state.out / "errors.jsonl", errors())
-    output.Summary.from_findings(state.out / "findings").write(load_valid(root), state.out / "summary")
+    output.Summary.from_findings(state.out / "findings").write(knowledge_base, state.out / "summary")
 
 
 # ---------------------------------------------------------------- --workers N: one file per process

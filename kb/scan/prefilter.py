@@ -52,7 +52,8 @@ RATE = re.compile(r"%|\bper\s*cent|\bpercent|\bout\s+of\b|\b\d+\s*/\s*\d+\b|\b(?
 # or money ("scored 46%", "46% faster", "26% of its revenue"); with a cue every number counts.
 NOT_RESULT_BEFORE = re.compile(r"(?:scor(?:e|es|ed|ing)|accuracy of|priced? at|costs?)\s*(?:of|at|on)?\s*$")
 NOT_RESULT_AFTER = re.compile(r"^\S*\s*(?:faster|slower|cheaper|more|less|fewer|higher|lower|larger|smaller|bigger|"
-                              r"better|worse|off|discount|accuracy|growth|year|annual|on (?:the )?[a-z-]*(?:bench|test|exam)|"
+                              r"better|worse|off|discount|accuracy|growth|year|annual|"
+                              r"on (?:the |a |its )?(?:[a-z-]+ ){0,2}(?:benchmark|test|exam|leaderboard)|"
                               r"of (?:the |its |their |our |all |surveyed )?(?:revenue|sales|market|budget|users|customers|"
                               r"teams|software|developers|companies|businesses|firms|people|adults|respondents|employees|"
                               r"staff|income|profits?|shares?|traffic|searches|americans|voters|students))\b")
