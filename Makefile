@@ -64,6 +64,7 @@ eval: setup
 bench: setup
 	$(BIN)/python benchmarks/check_throughput.py
 	$(BIN)/python benchmarks/serve_load.py
+	$(BIN)/python benchmarks/scan_throughput.py --ray
 
 clean:
 	rm -rf build test-artifacts .pytest_cache
