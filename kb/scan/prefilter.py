@@ -13,6 +13,9 @@ loose superset of exactly that, cheapest test first:
                model name, or a rate ("5%", "7 out of 100", "one in five") the checker can read as unknown-subject.
   4. number    without a cue: a named model, family or lab and a number within a generous tolerance of one of
                that model's claim values, a difference of two such numbers, or a bounded number ("under 1%").
+  5. topic     without either: a model, family, lab or model noun ("the models", "AI") and an uncommon word of the
+               behaviour vocabulary in any inflection ("faked compliance", "got around the shutdown"): statements
+               that report a result in their own words, which the checker may not read yet but a better one will.
 
 It may let through texts that report nothing (the checker then says no_claim); it must never drop one the checker
 would flag: tests/test_scan.py measures that on every labelled statement in the repository.
@@ -25,6 +28,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from spacy.lang.en.stop_words import STOP_WORDS as STOP
 
 TOKEN = re.compile(r"[a-z0-9]+")
 # Words a cue may hold that carry no meaning of their own (the checker also lets one small word sit between cue
@@ -57,6 +62,10 @@ NOT_RESULT_AFTER = re.compile(r"^\S*\s*(?:faster|slower|cheaper|more|less|fewer|
                               r"of (?:the |its |their |our |all |surveyed )?(?:revenue|sales|market|budget|users|customers|"
                               r"teams|software|developers|companies|businesses|firms|people|adults|respondents|employees|"
                               r"staff|income|profits?|shares?|traffic|searches|americans|voters|students))\b")
+# A statement may report a result in words of its own, with no cue the checker knows ('faked compliance during
+# training'); the checker may learn them. So a model or "the models" next to an uncommon word of the behaviour
+# vocabulary passes too. Uncommon: log probability below this in English (drops 'test', 'code', 'user').
+TOPIC_RARITY = -9.5
 MARGIN = 1.5  # times half a unit of the number's last digit (the checker's own tolerance): never stricter than it
 RATIO_CAP = 0.03
 
@@ -68,7 +77,7 @@ class Counts:
     seen: int = 0
     anchored: int = 0
     passed: int = 0
-    by_rule: dict = field(default_factory=lambda: {"cue": 0, "number": 0})
+    by_rule: dict = field(default_factory=lambda: {"cue": 0, "number": 0, "topic": 0})
 
 
 def _lemma_table() -> dict:
@@ -77,6 +86,16 @@ def _lemma_table() -> dict:
     path = Path(spacy_lookups_data.__file__).parent / "data" / "en_lemma_lookup.json.gz"
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def _rare_words(words: set, threshold: float) -> set:
+    """The words whose log probability in English (spacy-lookups-data's table) is below threshold."""
+    import spacy_lookups_data
+
+    path = Path(spacy_lookups_data.__file__).parent / "data" / "en_lexeme_prob.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        probability = json.load(handle)
+    return {w for w in words if probability.get(w, -20.0) < threshold}
 
 
 def _fixed_lemma(table: dict, word: str) -> str:
@@ -134,7 +153,11 @@ class Prefilter:
         self.subject_phrases = self._subject_phrases(kb)
         self.long_name_words = sorted({w for words, _f, _i in self.names for w in words if len(w) >= 5 and w.isalpha()})
         self.values = self._values(kb)  # model id -> sorted claim values
-        self.anchors = frozenset(self.cue_anchor) | frozenset(self.name_anchor)
+        self.topic = self._topic_words(kb, lemmas, by_lemma)
+        self.model_nouns = frozenset(w for phrase in [*(kb.lexicon.generic_models or []), *(kb.lexicon.plural_models or []),
+                                                       *(kb.lexicon.model_nouns or [])] for w in _tokens(phrase)[-1:]
+                                     if w not in SMALL and w not in STOP)  # the head noun: 'models', 'AI', 'LLMs'
+        self.anchors = frozenset(self.cue_anchor) | frozenset(self.name_anchor) | self.topic
 
     # ------------------------------------------------------------ built once from the knowledge base
 
@@ -155,6 +178,15 @@ class Prefilter:
                 seen.add(key)
                 out.append((_rarest(forms), forms))
         return out
+
+    @staticmethod
+    def _topic_words(kb, lemmas, by_lemma) -> frozenset:
+        """Every inflection of the uncommon words of the behaviour cues and labels: what a
+        statement that reports a result in its own words ('faked compliance', 'got around the shutdown') still uses."""
+        texts = [t for b in kb.behaviours.values() for t in [*(b.cues or []), b.label or ""]]
+        words = {_fixed_lemma(lemmas, w) for t in texts for w in _tokens(t) if len(w) >= 4 and not w.isdigit()}
+        words = _rare_words(words - STOP, TOPIC_RARITY)
+        return frozenset(f for w in words for v in {w} | by_lemma.get(w, set()) for f in _tokens(v))
 
     @staticmethod
     def _names(kb) -> list:
@@ -220,6 +252,8 @@ class Prefilter:
             return None
         if named and self._number_fits(lower, named):
             return "number"
+        if not self.topic.isdisjoint(tokens) and (named or not self.model_nouns.isdisjoint(tokens)):
+            return "topic"
         return None
 
     def _named(self, tokens: set) -> set:
