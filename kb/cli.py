@@ -83,7 +83,7 @@ def validate(obj):
 @click.pass_obj
 def build(obj, out, no_check, scans):
     """Validate, then write the SQLite database (default build/kb.db), with the checker's verdicts on statements/."""
-    from kb.build import build as run_build
+    from kb.pipeline import build as run_build
     from kb.scan.options import UsageError
 
     try:
@@ -93,6 +93,26 @@ def build(obj, out, no_check, scans):
         raise click.UsageError(str(exc)) from None
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
     click.echo(f"Built {result.path} ({counts}).")
+
+
+@cli.command()
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as one JSON object.")
+def diff(old, new, as_json):
+    """Compare two built databases: claims added, removed and changed, and the statements whose verdict moved.
+
+    Exit 0 when nothing differs, 1 when something does, 2 when a file is missing or not a Caveat database.
+    """
+    from kb.diff import DiffError, diff_databases, render
+
+    try:
+        result = diff_databases(old, new)
+    except DiffError as exc:
+        click.echo(f"kb diff: {exc}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False) if as_json else render(result))
+    sys.exit(1 if result.differs else 0)
 
 
 @cli.command()
@@ -211,35 +231,95 @@ def patterns(obj, output):
 
 
 @cli.command(name="eval")
-@click.argument("labels", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("labels", nargs=-1, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--cv", "mode", flag_value="cv", help="Cross-validate by the statements' folds: score each of cv1-cv5 "
+              "with a checker fitted on the other four (default: the knowledge base's statements/).")
+@click.option("--locked", "mode", flag_value="locked", help="Score the locked test fold with a checker fitted on "
+              "cv1-cv5. Run it rarely: no decision is made on it.")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of text.")
+@click.option("--summary", is_flag=True, help="Print one line (the figures over all files) instead of each file's report.")
 @click.pass_obj
-def evaluate(obj, labels, save, as_json):
-    """Measure the checker on labelled statements (the format of statements-dev.yaml); one or more files.
+def evaluate(obj, labels, mode, save, as_json, summary):
+    """Measure the checker on labelled statements (statements/ records, or files in that format); one or more files.
 
     Prints each statement the checker gets wrong, then flag accuracy, claim recall, missing-context recall,
-    false-alarm rate and misstated recall, with the project's goals, for each file.
+    false-alarm rate and misstated recall, with the project's goals, for each file. With --cv or --locked it
+    measures by fold, on the given files or, without any, on the knowledge base's statements/.
     """
     from kb.check.evaluate import LabelsError, as_json as to_json, evaluate as run, load_labels, report_lines
 
+    if not labels and not mode:
+        raise click.UsageError("give one or more label files, or --cv / --locked to use the knowledge base's folds")
     try:
         sets = [(path, load_labels(path)) for path in labels]
     except LabelsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    checker = _checker(obj)
-    evaluations = [(str(path), run(checker, statements)) for path, statements in sets]
-    data = to_json(evaluations)
+    if mode:
+        data, lines = _eval_by_fold(obj, mode, sets)
+    else:
+        checker = _checker(obj)
+        evaluations = [(str(path), run(checker, statements)) for path, statements in sets]
+        data = to_json(evaluations)
+        lines = [("\n" if index else "") + (f"== {path}\n" if len(evaluations) > 1 else "")
+                 + "\n".join(report_lines(evaluation)) for index, (path, evaluation) in enumerate(evaluations)]
     if save:
         save.parent.mkdir(parents=True, exist_ok=True)
         save.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    if summary and not mode and not as_json:
+        from kb.check.evaluate import summary_line
+
+        click.echo(summary_line(evaluations) + f" Details: kb eval {' '.join(map(str, labels))}")
         return
-    for index, (path, evaluation) in enumerate(evaluations):
-        click.echo(("\n" if index else "") + (f"== {path}\n" if len(evaluations) > 1 else "")
-                   + "\n".join(report_lines(evaluation)))
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else "\n".join(lines))
+
+
+def _eval_by_fold(obj, mode, sets):
+    """(JSON, text lines) for kb eval --cv / --locked on the given label sets, else on the knowledge base."""
+    from kb.check.evaluate import (LabelsError, cross_validate, folded_json, folded_report_lines, kb_statements,
+                                   locked_test, require_folds, shared_fit)
+
+    if sets:
+        statements, where = [s for _path, labelled in sets for s in labelled], ", ".join(str(p) for p, _ in sets)
+    else:
+        from kb.build import load_valid
+
+        with exit_on_invalid_data(status=2):
+            statements, where = kb_statements(load_valid(obj.root)), "statements/*.yaml"
+    try:
+        require_folds(statements)  # before the model loads
+        result = (cross_validate if mode == "cv" else locked_test)(statements, shared_fit(_checker(obj)))
+    except LabelsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    return folded_json(result), folded_report_lines(result, source=where)
+
+
+@cli.command()
+@click.option("--assign", is_flag=True, help="Write a fold into every statement that has none (in place, one line each).")
+@click.pass_obj
+def folds(obj, assign):
+    """Show the statements per evaluation fold and verdict; with --assign, first give every statement without a
+    fold its page's fold (pages, by url or else who and date, never span two folds).
+    """
+    from kb.build import load_valid
+    from kb.folds import FoldError, assign_folds, fold_counts, report_lines
+
+    with exit_on_invalid_data():
+        if assign:
+            try:
+                report = assign_folds(obj.root, load_valid(obj.root))
+            except FoldError as exc:
+                click.echo(str(exc), err=True)
+                sys.exit(1)
+            for rel, count in sorted(report.assigned.items()):
+                click.echo(f"{rel}: {count} fold line(s) added")
+            if not report.assigned:
+                click.echo("Every statement already has a fold.")
+        else:
+            report = fold_counts(load_valid(obj.root).statements.values())
+    click.echo("\n".join(report_lines(report)))
 
 
 @cli.command()
@@ -289,22 +369,31 @@ def scan(obj, inputs, out, text_field, id_field, time_field, engine, workers, ba
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (0 picks a free one).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database to serve (default build/kb.db).")
+@click.option("--site/--no-site", default=True, show_default=True,
+              help="Also serve the explainer site under /site/ (built first when missing or older than the data).")
 @click.pass_obj
-def serve(obj, host, port, db):
-    """Serve the knowledge base with Datasette: browse claims, check a draft at /-/check, see the graph.
+def serve(obj, host, port, db, site):
+    """Serve the knowledge base: browse claims, check a draft at /-/check, see the graph, read the site at /site/.
 
-    Builds the database first if it is missing or older than the data.
+    Builds the database and the site first if they are missing or older than the data.
     """
-    from kb.publish.serve import serve as run_serve
+    from kb.publish.serve import ServeError, serve as run_serve
+    from kb.publish.sitegen.site_data import SiteError
 
-    run_serve(obj.root, host=host, port=port, db=db)
+    try:
+        with exit_on_invalid_data():
+            run_serve(obj.root, host=host, port=port, db=db, site=site)
+    except (ServeError, SiteError) as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(1)
 
 
 @cli.command()
-@click.option("--serve", "preview", is_flag=True, help="Preview the site at http://127.0.0.1:8000 instead of only building it.")
+@click.option("--serve", "preview", is_flag=True, help="Preview the site (default http://127.0.0.1:8000) instead of only building it.")
+@click.option("--port", default=8000, show_default=True, type=int, help="With --serve: the port to preview on (0 picks a free one).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to build (default build/site).")
 @click.pass_obj
-def site(obj, preview, out):
+def site(obj, preview, port, out):
     """Generate the explainer site's pages from the data and build it with mkdocs (strict) into build/site/."""
     from kb.publish.site import build_site, serve_site
     from kb.publish.sitegen.site_data import SiteError
@@ -312,11 +401,15 @@ def site(obj, preview, out):
     try:
         with exit_on_invalid_data():
             if preview:
-                serve_site(obj.root)
+                serve_site(obj.root, port=port, out=out, echo=click.echo)
             else:
                 click.echo(f"Built the site in {build_site(obj.root, out)}.")
     except SiteError as exc:
         click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    except OSError as exc:  # the preview port is taken
+        click.secho(f"Error: cannot serve the site on port {port} ({exc.strerror}); pass --port N (0: any free port).",
+                    fg="red", err=True)
         sys.exit(1)
 
 

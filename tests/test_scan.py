@@ -300,9 +300,10 @@ def test_ray_gives_the_same_findings_errors_and_summary_as_the_local_engine(ray_
 @pytest.fixture(scope="module")
 def scan_db(local_scan, tmp_path_factory) -> Path:
     from kb.build import build
+    from kb.scan.store import scan_stage
 
     out, _ = local_scan
-    return build(ROOT, tmp_path_factory.mktemp("db") / "kb.db", checks=False, scans=[out]).path
+    return build(ROOT, tmp_path_factory.mktemp("db") / "kb.db", (scan_stage([out]),)).path
 
 
 @pytest.mark.slow

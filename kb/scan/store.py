@@ -97,6 +97,14 @@ def scan_extras(kb, folders) -> tuple[list, dict]:
     return SCAN_TABLES, rows
 
 
+def scan_stage(folders=()):
+    """The build stage (kb.build.Stage) that writes the scan tables, with the summaries of `folders`."""
+    from kb.build import Stage
+
+    folders = tuple(folders)
+    return Stage("scan", tuple(SCAN_TABLES), lambda kb: scan_extras(kb, folders)[1])
+
+
 HOW_CLAIMS_ARE_REPORTED = """
 -- Leave claim empty for every claim; run is a scan_runs.run_id (empty: every scan).
 select w.run_id, w.claim_id, c.label, w.week, w.mentions, w.flagged, w.misstated, w.flagged_share,
