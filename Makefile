@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU wheel of torch first: otherwise sentence-transformers pulls a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,train]'
+	$(BIN)/pip install --quiet -e '.[test,train,scale]'
 	touch $@
 
 setup: $(STAMP)
@@ -64,6 +64,7 @@ eval: setup
 bench: setup
 	$(BIN)/python benchmarks/check_throughput.py
 	$(BIN)/python benchmarks/serve_load.py
+	$(BIN)/python benchmarks/scan_throughput.py --ray
 
 clean:
 	rm -rf build test-artifacts .pytest_cache

@@ -78,13 +78,19 @@ def validate(obj):
 @cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the database (default build/kb.db).")
 @click.option("--no-check", is_flag=True, help="Skip running the checker over statements/ (faster; no checks/findings tables).")
+@click.option("--scan", "scans", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A `kb scan` output folder whose per-claim-per-week summary to load (repeatable).")
 @click.pass_obj
-def build(obj, out, no_check):
+def build(obj, out, no_check, scans):
     """Validate, then write the SQLite database (default build/kb.db), with the checker's verdicts on statements/."""
     from kb.pipeline import build as run_build
+    from kb.scan.options import UsageError
 
-    with exit_on_invalid_data():
-        result = run_build(obj.root, out, checks=not no_check)
+    try:
+        with exit_on_invalid_data():
+            result = run_build(obj.root, out, checks=not no_check, scans=scans)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
     click.echo(f"Built {result.path} ({counts}).")
 
@@ -354,6 +360,49 @@ def train(obj, labels, output, without_kb):
     meta = weights["meta"]
     click.echo(f"Fitted on {len(statements)} labelled statements ({meta['finding_examples']} candidate findings, "
                f"{meta['key_examples']} key conditions); wrote {target}.")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", required=True, help="The folder to write findings/, summary/ and errors.jsonl to (resumable).")
+@click.option("--text-field", default="text", show_default=True, help="The field (column) holding the text.")
+@click.option("--id-field", default="id", show_default=True, help="The field holding the text's id (default id: file:line).")
+@click.option("--time-field", default="date", show_default=True, help="The field holding the text's date (ISO date or time).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this machine, streaming; ray: Ray Data (pip install -e '.[scale]'; RAY_ADDRESS for a cluster).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Checker processes (local: one input file each) or Ray workers.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Texts per checker batch (after the prefilter).")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar on stderr (default: when stderr is a terminal).")
+@click.pass_obj
+def scan(obj, inputs, out, text_field, id_field, time_field, engine, workers, batch_size, progress):
+    """Scan a corpus: which claims it reports, how often without their conditions, week by week.
+
+    INPUT: JSONL (.jsonl, .ndjson, also .gz), Parquet or CSV files, or folders of them. Exit status: 0 when the scan
+    finished (whatever it flagged), 2 on a usage error, 3 on an internal error.
+    """
+    from kb.scan import ScanOptions, UsageError, scan as run_scan
+
+    options = ScanOptions(list(inputs), out, text_field, id_field, time_field, engine, workers, batch_size, obj.root)
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        with exit_on_invalid_data(status=2):
+            report = run_scan(options, progress=show)
+    except UsageError as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 (a monitor reports an internal failure with its own status)
+        import traceback
+
+        traceback.print_exc()
+        click.secho(f"Internal error: {exc}", fg="red", err=True)
+        sys.exit(3)
+    if report.files_skipped:
+        click.echo(f"resumed: {len(report.files_skipped)} input file(s) were already scanned into {out}")
+    if report.errors:
+        click.echo(f"{report.errors:,} unreadable row(s): see {Path(out) / 'errors.jsonl'}")
+    click.echo(report.line())
 
 
 @cli.command()

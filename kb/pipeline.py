@@ -13,14 +13,18 @@ from kb import build as core
 from kb.check.store import check_stage
 
 
-def stages(root: Path) -> tuple:
-    """The stages of a standard build: the checker's verdicts on statements/."""
-    return (check_stage(root),)
+def stages(root: Path, scans=()) -> tuple:
+    """The stages of a standard build: the checker's verdicts on statements/, and `kb scan` summaries (their tables
+    always exist, empty without --scan, so the queries that read them run on every build)."""
+    from kb.scan.store import scan_stage
+
+    return (check_stage(root), scan_stage(scans))
 
 
-def build(root: Path, out: Path | None = None, checks: bool = True) -> core.BuildResult:
-    """Validate, then write the database with the checker's verdicts (unless `checks` is False)."""
-    return core.build(root, out, stages(root), run_stages=checks)
+def build(root: Path, out: Path | None = None, checks: bool = True, scans=()) -> core.BuildResult:
+    """Validate, then write the database with the checker's verdicts (unless `checks` is False) and the summaries of
+    the `kb scan` folders in `scans`."""
+    return core.build(root, out, stages(root, scans), run_stages=checks)
 
 
 def is_stale(root: Path, path: Path | None = None) -> bool:

@@ -69,8 +69,10 @@ SORT = {"claims": ("sort", "id"), "sources": ("sort_desc", "date"), "statements"
 # ---------------------------------------------------------------- metadata: what the data is
 
 def all_tables() -> list:
-    """The database's tables: the knowledge base's, then the checker's (checks, findings)."""
-    return list(TABLES) + list(CHECK_TABLES)
+    """The database's tables: the knowledge base's, then the checker's (checks, findings), then corpus scans'."""
+    from kb.scan.store import SCAN_TABLES
+
+    return list(TABLES) + list(CHECK_TABLES) + list(SCAN_TABLES)
 
 
 def describe() -> dict:
@@ -247,6 +249,9 @@ order by times_reported desc, c.id
 """
 
 
+from kb.scan.store import HOW_CLAIMS_ARE_REPORTED  # noqa: E402  (kept next to the scan tables it reads)
+
+
 def canned_queries() -> dict:
     """Named queries with named parameters; Datasette shows each as a form and a JSON/CSV API."""
     def query(title, description, sql):
@@ -273,4 +278,8 @@ def canned_queries() -> dict:
             "Distortion statistics per claim",
             "How often each claim is reported by the labelled statements, with what verdicts, and which of its key "
             "context is dropped most.", DISTORTION_STATISTICS),
+        "claims_reported_over_time": query(
+            "How each claim is reported over time",
+            "From corpus scans loaded with `kb build --scan DIR`: per claim and ISO week, how many texts reported it, "
+            "how many flagged it, and the share that dropped each key condition.", HOW_CLAIMS_ARE_REPORTED),
     }

@@ -34,8 +34,10 @@ __all__ = ["SiteData", "SiteError", "generate_pages", "generated_pages", "site_d
 
 
 def site_data(knowledge_base, db_path: Path | None = None, eval_path: Path | None = None) -> SiteData:
+    from kb.scan.store import claim_weeks
+
     return SiteData(knowledge_base, build_graph(knowledge_base), machine_verdicts(db_path) if db_path else {},
-                    eval_figures(eval_path) if eval_path else None)
+                    eval_figures(eval_path) if eval_path else None, scans=claim_weeks(db_path) if db_path else {})
 
 
 def generated_pages(site: SiteData, charts: list) -> dict[str, str]:

@@ -18,6 +18,7 @@ from kb.publish.svg import graph_svg
 from kb.publish.sitegen import markup
 from kb.publish.sitegen.changelog import CHANGELOG
 from kb.publish.sitegen.diagrams import graph_href
+from kb.publish.sitegen.scan_charts import scan_section
 from kb.publish.sitegen.site_data import CLAIMS_INDEX, CONDITIONS, LEDGER
 
 
@@ -95,7 +96,7 @@ def card(site, claim) -> str:
         flag=markup.status_flag_of, external=markup.external_link, ledger_url=markup.relative(page, LEDGER),
         changelog_url=markup.relative(page, CHANGELOG),
         bibtex=markup.code_block(bibtex_entry(site.kb.source_of(claim)), "bibtex"),
-        diagram=_diagram(site, claim, page))
+        diagram=_diagram(site, claim, page)) + scan_section(site, claim, page)
 
 
 def site_verdicts(site) -> dict:

@@ -25,6 +25,7 @@ class SiteData:
     machine: dict = field(default_factory=dict)  # statement id -> checker_data.MachineVerdict
     evaluation: dict | None = None  # build/eval.json, when `kb eval` has saved one
     check_url: str = CHECK_URL  # where the check page is (mkdocs.yml: extra.caveat.check_url); a static host can change it
+    scans: dict = field(default_factory=dict)  # claim id -> [(week, mentions, flagged, {key: share})] (kb build --scan)
 
     # ------------------------------------------------------------ where pages live
     @staticmethod

@@ -1,0 +1,71 @@
+"""What a scan is asked to do, what it reports, and the two ways it can fail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The checker refuses longer texts (README "kb check": too_long over 20,000 characters); the scan says so per row
+# before spending anything on them.
+MAX_CHARS = 20_000
+DEFAULT_BATCH = 256
+
+
+class UsageError(Exception):
+    """Bad options or unusable inputs: `kb scan` exits 2 with this message."""
+
+
+class ScanError(Exception):
+    """Something broke inside the scan (not the input's fault): `kb scan` exits 3."""
+
+
+@dataclass
+class ScanOptions:
+    inputs: list
+    out: Path | str
+    text_field: str = "text"
+    id_field: str = "id"
+    time_field: str = "date"
+    engine: str = "local"
+    workers: int = 1
+    batch_size: int = DEFAULT_BATCH
+    root: Path | None = None
+
+    def fields(self) -> dict:
+        return {"text": self.text_field, "id": self.id_field, "time": self.time_field}
+
+    def check(self):
+        if self.engine not in ("local", "ray"):
+            raise UsageError(f"--engine {self.engine!r} is not known; use local or ray")
+        if self.workers < 1:
+            raise UsageError(f"--workers {self.workers} must be at least 1")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size {self.batch_size} must be at least 1")
+        if not self.inputs:
+            raise UsageError("give at least one INPUT: a JSONL (.jsonl, .jsonl.gz), Parquet or CSV file, or a folder")
+        for name, value in self.fields().items():
+            if not value:
+                raise UsageError(f"--{name}-field must not be empty")
+
+
+@dataclass
+class ScanReport:
+    scanned: int = 0  # texts read (unreadable rows are counted in `errors`, not here)
+    passed: int = 0  # texts that passed the prefilter and went to the checker
+    flagged: int = 0  # texts the checker flagged (missing_context or misstated)
+    errors: int = 0  # rows written to errors.jsonl
+    seconds: float = 0.0
+    files_done: int = 0
+    files_skipped: list = field(default_factory=list)  # already finished by an earlier, interrupted run
+    out: Path | None = None
+
+    def add(self, other: "ScanReport"):
+        self.scanned += other.scanned
+        self.passed += other.passed
+        self.flagged += other.flagged
+        self.errors += other.errors
+
+    def line(self) -> str:
+        rate = self.scanned / self.seconds if self.seconds > 0 else 0.0
+        return (f"scanned {self.scanned:,} texts in {self.seconds:.1f} s ({rate:,.0f} texts/s); "
+                f"{self.passed:,} passed the prefilter; {self.flagged:,} flagged")
