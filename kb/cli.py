@@ -344,15 +344,17 @@ def evaluate(obj, labels, save, as_json):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (0 picks a free one).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database to serve (default build/kb.db).")
+@click.option("--base-url", help="The public origin absolute URLs (ClaimReview) are made from, e.g. "
+              "https://caveat.example.org (default http://HOST:PORT). Never taken from the request's Host header.")
 @click.pass_obj
-def serve(obj, host, port, db):
+def serve(obj, host, port, db, base_url):
     """Serve the knowledge base with Datasette: browse claims, check a draft at /-/check, see the graph.
 
     Builds the database first if it is missing or older than the data.
     """
     from kb.publish.serve import serve as run_serve
 
-    run_serve(obj.root, host=host, port=port, db=db)
+    run_serve(obj.root, host=host, port=port, db=db, base_url=base_url)
 
 
 @cli.command()

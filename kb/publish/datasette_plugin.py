@@ -14,6 +14,7 @@ URLs (one family per concern):
   /-/bibtex/<source id>.bib  one BibTeX entry; /-/bibtex.bib all of them
   /kb/statements/<id>        the statement's row page, with the checker's stored verdict card and its ClaimReview
   /-/check, /-/check.json    check any text: a form with a verdict card, and the API (kb.publish.check_routes)
+  /-/check.openapi.json      the check API as an OpenAPI document (kb.publish.check_openapi)
   /-/check.jsonld, /-/claimreview/...  schema.org ClaimReview JSON-LD (kb.publish.claimreview)
 The checker is loaded once per database file per process, on first use (kb.publish.check_routes), from the
 records read back here — which is why the database carries the checker's lexicon too.
@@ -389,7 +390,7 @@ CHECK_API_PATHS = ("/-/check.json", "/-/check.jsonld")
 
 @hookimpl
 def register_routes():
-    from kb.publish import check_routes, claimreview  # they import this module's helpers
+    from kb.publish import check_openapi, check_routes, claimreview  # they import this module's helpers
 
     return [
         (r"^/-/graph\.json$", whole_graph_json),
@@ -399,6 +400,7 @@ def register_routes():
         (r"^/-/caveat/(?P<path>.*)$", asgi_static(str(STATIC))),
         (r"^/-/check$", check_routes.check_page),
         (r"^/-/check\.json$", check_routes.check_api),
+        (r"^/-/check\.openapi\.json$", check_openapi.openapi_view),
         (r"^/-/check\.jsonld$", claimreview.check_view),
         (r"^/-/claimreview\.jsonld$", claimreview.all_statements_view),
         (r"^/-/claimreview/terms$", claimreview.terms_view),

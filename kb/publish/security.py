@@ -26,10 +26,12 @@ import re
 import sqlite3
 from urllib.parse import urlsplit
 
-import datasette.handle_exception as datasette_errors
-from datasette import hookimpl
-from datasette.utils.asgi import Base400
-from datasette.views.base import DatasetteError
+import pluggy
+
+# Datasette's marker, made here rather than imported: importing datasette loads its plugins, this module among
+# them, and a module that imports datasette at its top would be registered half-initialised, with no hooks, whenever
+# it is imported first (as `kb serve` does). Datasette itself is imported inside the hooks.
+hookimpl = pluggy.HookimplMarker("datasette")
 
 BASE_URL_ENV = "CAVEAT_BASE_URL"  # set by `kb serve`: the origin absolute URLs are built from
 MAX_VALUE_BYTES = 5_000_000  # the longest string or blob one SQL expression may build (the database is ~5 MB)
@@ -71,10 +73,14 @@ def prepare_connection(conn):
 
 # ---------------------------------------------------------------- errors without tracebacks
 
-# Datasette's default error handler prints a traceback with every local variable for each handled exception, 404s
-# included, whenever the `rich` package is importable (test tools install it): a log flooded by every mistyped URL.
-# The handler still renders every error page; only that print goes.
-datasette_errors.rich = None
+@hookimpl
+def startup():
+    """Datasette's default error handler prints a traceback with every local variable for each handled exception,
+    404s included, whenever the `rich` package is importable (test tools install it): a log flooded by every
+    mistyped URL. The handler still renders every error page; only that print goes."""
+    import datasette.handle_exception as datasette_errors
+
+    datasette_errors.rich = None
 
 
 @hookimpl
@@ -82,6 +88,9 @@ def handle_exception(request, exception):
     """Server errors (not client mistakes) are logged once with their traceback; Datasette renders the page.
 
     Datasette's table view reports a bad `_sort` as a server error (500); it is the request's mistake, so a 400."""
+    from datasette.utils.asgi import Base400
+    from datasette.views.base import DatasetteError
+
     if isinstance(exception, DatasetteError) and exception.status == 500 and CLIENT_MISTAKES.match(exception.message):
         exception.status = 400
     status = getattr(exception, "status", 500) if isinstance(exception, (Base400, DatasetteError)) else 500

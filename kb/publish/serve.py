@@ -6,6 +6,7 @@ cleanly. `datasette_args` is the exact argument list, shared with the tests' `da
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from dataclasses import dataclass
@@ -76,12 +77,20 @@ def free_port(host: str, port: int) -> int:
         return probe.getsockname()[1]
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8001, db: Path | None = None):
-    """Serve the knowledge base until Ctrl-C. Exits with status 1 (and the reasons) when it cannot."""
+def serve(root: Path, host: str = "127.0.0.1", port: int = 8001, db: Path | None = None, base_url: str | None = None):
+    """Serve the knowledge base until Ctrl-C. Exits with status 1 (and the reasons) when it cannot.
+
+    `base_url` (default http://HOST:PORT) is the origin absolute URLs are made from (kb.publish.security)."""
     from kb.cli import print_problems
+    from kb.publish.security import BASE_URL_ENV, check_base_url
 
     try:
         port = free_port(host, port)  # before building, so a busy port fails fast
+        shown = f"[{host}]" if ":" in host else host
+        try:
+            os.environ[BASE_URL_ENV] = check_base_url(base_url or f"http://{shown}:{port}")
+        except ValueError as exc:
+            raise ServeError(str(exc)) from None
         files = prepare(root, db)
     except InvalidData as exc:
         print_problems(exc.problems)
