@@ -106,9 +106,9 @@ def base_url(scope) -> str:
     configured = os.environ.get(BASE_URL_ENV)
     if configured:
         return configured.rstrip("/")
-    host, port = scope.get("server") or ("127.0.0.1", 8001)
+    host, port = scope.get("server") or ("localhost", None)
     host = f"[{host}]" if ":" in str(host) else host
-    return f"http://{host}:{port}"
+    return f"http://{host}" if port in (None, 80) else f"http://{host}:{port}"
 
 
 def check_base_url(url: str) -> str:
