@@ -290,3 +290,34 @@ def test_kb_serve_refuses_a_base_url_that_is_not_an_origin(built_db):
                              "--port", "0", "--base-url", "https://example.org/some/path"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "--base-url" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_pool_serves_short_checks_first_without_starving_batches():
+    import threading
+
+    from kb.publish.check_pool import SHORT_BURST, FairPool
+
+    pool, order, gate = FairPool(workers=1, piece=2, max_queued=1000), [], threading.Event()
+
+    def work(piece):
+        gate.wait()
+        order.append(piece[0][0])
+        return piece
+
+    async def scenario():
+        first = asyncio.create_task(pool.run(work, [("hold", 0)]))  # occupies the only thread until the gate opens
+        while pool.queued == 0:
+            await asyncio.sleep(0.001)
+        batch = asyncio.create_task(pool.run(work, [("batch", i) for i in range(6)]))  # three pieces
+        shorts = [asyncio.create_task(pool.run(work, [("short", i)])) for i in range(10)]
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await first, await batch, [await s for s in shorts]
+
+    _first, batch, shorts = asyncio.run(scenario())
+    assert batch == [("batch", i) for i in range(6)] and shorts == [[("short", i)] for i in range(10)]
+    assert order[1] == "short"  # the short checks go ahead of the batch that came before them ...
+    last_batch = len(order) - 1 - order[::-1].index("batch")
+    runs = "".join("b" if kind == "batch" else "s" for kind in order[:last_batch]).split("b")
+    assert max(len(run) for run in runs) == SHORT_BURST  # ... but the batch gets a piece every SHORT_BURST of them
+    assert order.count("batch") == 3 and pool.pieces_done == 14

@@ -2,8 +2,10 @@
 
 The threads share the one loaded checker (its model and patterns are read-only while checking; torch releases the
 GIL while it encodes, so two threads use two cores). Each request's statements are cut into pieces of at most
-PIECE statements, and the threads take pieces from the waiting requests in turn, round robin: a one-line check
-that arrives while a 100-statement batch runs waits for at most one piece per thread, not for the batch.
+PIECE statements. Requests of one piece (a one-line check) wait in a lane of their own, ahead of batches; the
+pieces of batches are taken in turn, round robin, and every SHORT_BURST short pieces a batch gets a piece even
+when short checks keep coming, so neither kind starves. A one-line check that arrives while 100-statement
+batches run waits for the pieces already running (one per thread), not for the batches.
 
 The queue is bounded: when more than MAX_QUEUED statements wait, a request is refused at once with `PoolBusy`
 (the API answers 429 with `Retry-After`), instead of waiting without limit while memory grows.
@@ -20,6 +22,7 @@ from collections.abc import Callable
 
 PIECE = 8  # statements per unit of work: one encode each, short enough that a waiting check is soon served
 MAX_QUEUED = 400  # statements waiting in all (four full batches): beyond this a request is refused with 429
+SHORT_BURST = 4  # short pieces taken in a row, at most, while a batch waits
 
 
 def default_workers() -> int:
@@ -52,7 +55,9 @@ class FairPool:
         self.workers, self.piece, self.max_queued = workers or default_workers(), piece, max_queued
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
-        self._waiting: deque[_Request] = deque()
+        self._short: deque[_Request] = deque()  # requests of one piece
+        self._long: deque[_Request] = deque()  # batches, served round robin
+        self._short_streak = 0
         self._queued = 0  # statements not yet finished
         self._seconds_per_statement = 0.05  # a running estimate, for Retry-After
         self._threads: list[threading.Thread] = []
@@ -69,7 +74,7 @@ class FairPool:
                 raise PoolBusy(self._queued, self._retry_after())
             self._start_threads()
             self._queued += len(items)
-            self._waiting.append(request)
+            (self._short if len(request.pieces) == 1 else self._long).append(request)
             self._ready.notify()
         try:
             done = await asyncio.gather(*request.futures)
@@ -93,19 +98,23 @@ class FairPool:
             self._threads.append(thread)
 
     def _take(self) -> tuple[_Request, int]:
-        """The next piece, round robin: a request with pieces left goes to the back of the line."""
+        """The next piece: a short request's, unless SHORT_BURST of those ran in a row while a batch waited; a batch
+        with pieces left goes to the back of its line."""
         with self._ready:
             while True:
-                while not self._waiting:
+                while not (self._short or self._long):
                     self._ready.wait()
-                request = self._waiting.popleft()
+                short = bool(self._short) and (not self._long or self._short_streak < SHORT_BURST)
+                self._short_streak = self._short_streak + 1 if short else 0
+                line = self._short if short else self._long
+                request = line.popleft()
                 index = request.next
                 request.next += 1
                 if request.abandoned:
                     self._queued -= sum(len(p) for p in request.pieces[index:])
                     continue
                 if request.next < len(request.pieces):
-                    self._waiting.append(request)
+                    line.append(request)
                 return request, index
 
     def _serve(self):
