@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -240,6 +241,9 @@ def check(obj, text, path, jsonl, progress):
         _check(obj, text, path, jsonl, progress)
     except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
+    except BrokenPipeError:  # the reader stopped reading (`| head`): stop quietly, as a tool killed by SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + 13)
     except Exception as exc:  # noqa: BLE001 - a bug must not pass for "flagged" (exit 1): say so, exit 3
         click.secho(f"Internal error: {type(exc).__name__}: {exc}. This is a bug in Caveat; please report it with "
                     "the command and its input.", fg="red", err=True)

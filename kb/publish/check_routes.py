@@ -11,8 +11,9 @@ API (`/-/check.json`), answering with exactly the objects `kb check --jsonl` wri
   GET  ?text=...[&id=...]                      one object
   POST {"text": "...", "id"?: ...}             one object
   POST {"statements": ["...", {"id", "text"}]}  a JSON list of objects, in order (ids: given, else 1, 2, ...)
-A single text the checker cannot take (over 20,000 characters, binary, not valid Unicode) is a 400 whose body is
-still that object, with its `error`. In a batch such an item gets its error object and the rest are checked (200).
+A single text the checker cannot take (empty, over 20,000 characters, binary, not valid Unicode) is a 400 whose
+body is still that object, with its `error`. In a batch such an item gets its error object and the rest are
+checked (200). When too many statements wait, any request is a 429 with Retry-After (code `busy`).
 Requests that are not one of the shapes above, or over the batch limits, are a 400
 `{"ok": false, "status": 400, "error": {"code", "message"}}`.
 """
