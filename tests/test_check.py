@@ -10,7 +10,6 @@ import pytest
 from kb.check import load_checker
 from kb.check.detectors import DETECTORS, MISSTATING
 from kb.check.evaluate import evaluate, load_labels
-from kb.check.inputs import MAX_CHARS
 from kb.wording import faithful_sentence
 from kbtest import ROOT, run_kb
 
@@ -241,10 +240,10 @@ def test_hostile_text_costs_work_linear_in_its_length(checker, unit):
     assert large <= 2.6 * small, f"{unit!r}: {small:,} calls at {size}, {large:,} at {2 * size}"
 
 
-def test_hostile_text_at_the_length_limit_gets_a_verdict(checker):
-    texts = [unit * (MAX_CHARS // len(unit)) for unit in HOSTILE_UNITS]
-    for text, result in zip(texts, checker.check_many((str(i), t) for i, t in enumerate(texts))):
-        assert len(text) <= MAX_CHARS and result["verdict"] in VERDICTS and "error" not in result
+def test_hostile_text_is_handled(checker):
+    texts = ["'" * 5000, "(" * 3000 + "o1 5%", "o1 " * 6000, "%" * 10000, "\u202e o1 5% \u202d", "5% " * 5000]
+    for result in checker.check_many((str(i), t) for i, t in enumerate(texts)):
+        assert result["verdict"] in VERDICTS and "error" not in result
 
 
 # ---------------------------------------------------------------- exit status
