@@ -71,6 +71,17 @@ def settings_use_vocabulary(kb, parts):
                 yield _problem(condition, "key", "E013", f"'{key}' is a property of the number, not of the setting "
                                "(its scope is 'claim')", "remove it from the setting; the claim's metric conveys it",
                                f"setting {setting.id}")
+            for behaviour in condition.behaviours or []:
+                if behaviour not in kb.behaviours:
+                    yield _unknown(condition, "behaviours", behaviour, kb.behaviours, "behaviour",
+                                   "vocabulary/behaviours.yaml", f"condition {key} of setting {setting.id}")
+        for key in setting.defined_by or []:
+            if key not in kb.context:
+                yield _unknown(setting, "defined_by", key, kb.context, "context key", "vocabulary/context.yaml")
+            elif key not in (setting.conditions or {}):
+                yield _problem(setting, "defined_by", "E033", f"defined_by names '{key}', which the setting does not "
+                               f"describe (it describes: {', '.join(setting.conditions or {}) or 'nothing'})",
+                               f"add a '{key}' condition or remove '{key}' from defined_by")
 
 
 @rule
@@ -162,6 +173,26 @@ def references_resolve(kb, parts):
                            f"{did_you_mean(statement.source, list(kb.sources))}", "add the file in sources/ or fix the id")
 
 
+@rule
+def pages_stay_in_one_fold(kb, parts):
+    """One original page in two evaluation folds would let the checker be fitted on the page it is measured on."""
+    from kb.folds import pages
+
+    for key, members in pages(kb.statements.values()).items():
+        folds = sorted({s.fold for s in members if s.fold})
+        if len(folds) < 2:
+            continue
+        first = next(s for s in members if s.fold == folds[0])
+        page = key.split(":", 1)[1] if key.startswith("url:") else f"{first.who} on {first.date or 'no date'}"
+        for statement in members:
+            if statement.fold and statement.fold != folds[0]:
+                yield _problem(statement, "fold", "E050", f"fold '{statement.fold}', but statement {first.id} from the "
+                               f"same page ({page}) is in '{folds[0]}' ({first.file}:{first.line_of('fold')}): one "
+                               "page must not span two folds",
+                               f"set 'fold: {folds[0]}' here, or remove the fold lines of this page's statements and "
+                               "run `kb folds --assign`")
+
+
 # ---------------------------------------------------------------- values
 
 @rule
@@ -213,7 +244,129 @@ def key_context_is_described(kb, parts):
                                "fix the metric or remove the key")
 
 
+@rule
+def evaluation_conditions_are_scoped(kb, parts):
+    """A condition that differs between evaluations (an oversight config) must say which it held for, once a
+    setting's claims span several behaviours; otherwise every claim of the setting would claim it."""
+    behaviours_of = defaultdict(set)
+    for claim in kb.claims.values():
+        behaviours_of[claim.setting].add(claim.behaviour)
+    for setting in kb.settings.values():
+        spanned = behaviours_of.get(setting.id, set())
+        for key, condition in (setting.conditions or {}).items():
+            context = kb.context.get(key)
+            if context is None or not context.per_evaluation or condition.behaviours or len(spanned) < 2:
+                continue
+            yield _problem(condition, "behaviours", "E034", f"'{key}' differs between evaluations, and this setting's "
+                           f"claims span {len(spanned)} behaviours ({', '.join(sorted(spanned))}); as written every one "
+                           f"of them claims '{key}: {condition.value}'",
+                           f"add 'behaviours: [...]' naming the behaviours measured under it, or split the setting",
+                           f"condition {key} of setting {setting.id}")
+
+
+@rule
+def variants_keep_their_defining_condition(kb, parts):
+    for setting in kb.settings.values():
+        if setting.variant and not setting.defined_by:
+            yield _problem(setting, "variant", "E011", "a variant setting must say which conditions make it one",
+                           "add 'defined_by: [<context key>, ...]' naming them")
+    for claim in kb.claims.values():
+        setting = kb.settings.get(claim.setting)
+        if setting is None or not setting.variant or claim.key_context is None:
+            continue
+        dropped = [key for key in setting.defined_by or [] if key not in claim.key_context]
+        if dropped:
+            yield _problem(claim, "key_context", "E035", f"setting '{setting.id}' is a variant defined by "
+                           f"{', '.join(dropped)}, which key_context leaves out: a report of this number that drops it "
+                           "would pass for the main result", f"add {', '.join(dropped)} to key_context")
+
+
+@rule
+def bounds_agree_with_value_texts(kb, parts):
+    for claim in kb.claims.values():
+        if not isinstance(claim.value, (int, float)) or not isinstance(claim.value_text, str):
+            continue
+        stated = stated_bound(claim.value, claim.value_text)
+        if stated == claim.bound:
+            continue
+        if stated is None:
+            message = (f"bound is '{claim.bound}' but value_text '{claim.value_text}' gives the value as the figure "
+                       "itself, with no comparison sign")
+            fix = "write the source's printed form with its sign (e.g. '<1%'), or remove 'bound'"
+        else:
+            sign = {"upper": "an upper bound ('<')", "lower": "a lower bound ('>')"}[stated]
+            message = (f"value_text '{claim.value_text}' states {sign} but the claim's bound is "
+                       f"{repr(claim.bound) if claim.bound else 'not set'}")
+            fix = f"set 'bound: {stated}' (value keeps the number {claim.value:g})"
+        yield _problem(claim, "value_text", "E036", message, fix)
+
+
+@rule
+def changes_match_the_data(kb, parts):
+    claim_fields = [f.name for f in schema.CLAIM.fields if f.name != "id"]
+    for change in kb.changes:
+        label = f"change of {change.claim}" if change.claim else "change"
+        claim = kb.claims.get(change.claim) if change.claim else None
+        if change.claim and claim is None:
+            yield _problem(change, "claim", "E022", f"claim '{change.claim}' does not exist"
+                           f"{did_you_mean(change.claim, list(kb.claims))}", "fix the id", label)
+        if change.source is not None and change.source not in kb.sources:
+            yield _problem(change, "source", "E022", f"source '{change.source}' does not exist"
+                           f"{did_you_mean(change.source, list(kb.sources))}", "use an id from sources/", label)
+        if change.field is None or claim is None:
+            continue
+        if not (change.field in claim_fields or change.field == "claim" or change.field.startswith("conditions.")):
+            yield _problem(change, "field", "E013", f"'{change.field}' is not a claim field"
+                           f"{did_you_mean(change.field, claim_fields)}; allowed: {', '.join(claim_fields)}, "
+                           "conditions.<context key>, claim", "name the field that changed", label)
+            continue
+        now = current_text(kb, claim, change.field)
+        if (change.new or "") != now:
+            yield _problem(change, "new", "E037", f"says {change.field} became {_quoted(change.new)}, but the claim "
+                           f"now has {_quoted(now)}", "make 'new' what the data says now, or record a later change",
+                           label)
+
+
+def _quoted(text) -> str:
+    return f"'{text}'" if text else "nothing"
+
+
+def current_text(kb, claim, field: str) -> str:
+    """A claim's field as a changes.yaml entry writes it: scalars as written, lists joined by ', ', a condition
+    by its value, contrasts by the other claims' ids (either side may declare them), an added claim by its value_text,
+    nothing as ''."""
+    if field == "claim":
+        return claim.value_text or ""
+    if field.startswith("conditions."):
+        condition = kb.conditions_of(claim).get(field.split(".", 1)[1])
+        return condition.value if condition is not None else ""
+    value = getattr(claim, field, None)
+    if field == "contrasts":
+        return ", ".join(other for other, _by, _note in kb.contrasts_of(claim.id))
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
 # ---------------------------------------------------------------- value texts
+
+# A comparison sign directly before a number: '<1%', '≤ 0.5', 'less than 20%'. '->' (from 13% -> 0.4%) is not one.
+_SIGNED = re.compile(r"(?<![-=])(<=|>=|≤|≥|<|>|\bless than\b|\bfewer than\b|\bunder\b|\bbelow\b|\bmore than\b|"
+                     r"\bover\b|\bat least\b|\bat most\b)\s*(?=[\d.])", re.I)
+_UPPER_SIGNS = {"<", "<=", "≤", "less than", "fewer than", "under", "below", "at most"}
+
+
+def stated_bound(value: float, text: str) -> str | None:
+    """'upper' or 'lower' when value_text gives the value behind a comparison sign ('<1%' for 0.01), else None."""
+    for match in _SIGNED.finditer(text):
+        rest = text[match.end():]
+        number = _AMOUNT.match(rest)
+        if number and any(abs(n - value) <= t + 1e-9 for n, t in _candidates(number.group(0))):
+            return "upper" if match.group(1).lower() in _UPPER_SIGNS else "lower"
+    return None
+
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _RATIO = re.compile(rf"({_NUMBER})\s*(?:/|\bout of\b|\bof\b|\bin\b)\s*({_NUMBER})")

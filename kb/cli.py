@@ -91,6 +91,26 @@ def build(obj, out, no_check):
 
 
 @cli.command()
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as one JSON object.")
+def diff(old, new, as_json):
+    """Compare two built databases: claims added, removed and changed, and the statements whose verdict moved.
+
+    Exit 0 when nothing differs, 1 when something does, 2 when a file is missing or not a Caveat database.
+    """
+    from kb.diff import DiffError, diff_databases, render
+
+    try:
+        result = diff_databases(old, new)
+    except DiffError as exc:
+        click.echo(f"kb diff: {exc}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False) if as_json else render(result))
+    sys.exit(1 if result.differs else 0)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(["json", "graphml"]), default="json", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @click.pass_obj
@@ -313,35 +333,89 @@ def patterns(obj, output):
 
 
 @cli.command(name="eval")
-@click.argument("labels", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("labels", nargs=-1, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--cv", "mode", flag_value="cv", help="Cross-validate by the statements' folds: score each of cv1-cv5 "
+              "with a checker fitted on the other four (default: the knowledge base's statements/).")
+@click.option("--locked", "mode", flag_value="locked", help="Score the locked test fold with a checker fitted on "
+              "cv1-cv5. Run it rarely: no decision is made on it.")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of text.")
 @click.pass_obj
-def evaluate(obj, labels, save, as_json):
+def evaluate(obj, labels, mode, save, as_json):
     """Measure the checker on labelled statements (the format of statements-dev.yaml); one or more files.
 
     Prints each statement the checker gets wrong, then flag accuracy, claim recall, missing-context recall,
-    false-alarm rate and misstated recall, with the project's goals, for each file.
+    false-alarm rate and misstated recall, with the project's goals, for each file. With --cv or --locked it
+    measures by fold, on the given files or, without any, on the knowledge base's statements/.
     """
     from kb.check.evaluate import LabelsError, as_json as to_json, evaluate as run, load_labels, report_lines
 
+    if not labels and not mode:
+        raise click.UsageError("give one or more label files, or --cv / --locked to use the knowledge base's folds")
     try:
         sets = [(path, load_labels(path)) for path in labels]
     except LabelsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    checker = _checker(obj)
-    evaluations = [(str(path), run(checker, statements)) for path, statements in sets]
-    data = to_json(evaluations)
+    if mode:
+        data, lines = _eval_by_fold(obj, mode, sets)
+    else:
+        checker = _checker(obj)
+        evaluations = [(str(path), run(checker, statements)) for path, statements in sets]
+        data = to_json(evaluations)
+        lines = [("\n" if index else "") + (f"== {path}\n" if len(evaluations) > 1 else "")
+                 + "\n".join(report_lines(evaluation)) for index, (path, evaluation) in enumerate(evaluations)]
     if save:
         save.parent.mkdir(parents=True, exist_ok=True)
         save.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
-        return
-    for index, (path, evaluation) in enumerate(evaluations):
-        click.echo(("\n" if index else "") + (f"== {path}\n" if len(evaluations) > 1 else "")
-                   + "\n".join(report_lines(evaluation)))
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else "\n".join(lines))
+
+
+def _eval_by_fold(obj, mode, sets):
+    """(JSON, text lines) for kb eval --cv / --locked on the given label sets, else on the knowledge base."""
+    from kb.check.evaluate import (LabelsError, cross_validate, folded_json, folded_report_lines, kb_statements,
+                                   locked_test, require_folds, shared_fit)
+
+    if sets:
+        statements, where = [s for _path, labelled in sets for s in labelled], ", ".join(str(p) for p, _ in sets)
+    else:
+        from kb.build import load_valid
+
+        with exit_on_invalid_data(status=2):
+            statements, where = kb_statements(load_valid(obj.root)), "statements/*.yaml"
+    try:
+        require_folds(statements)  # before the model loads
+        result = (cross_validate if mode == "cv" else locked_test)(statements, shared_fit(_checker(obj)))
+    except LabelsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    return folded_json(result), folded_report_lines(result, source=where)
+
+
+@cli.command()
+@click.option("--assign", is_flag=True, help="Write a fold into every statement that has none (in place, one line each).")
+@click.pass_obj
+def folds(obj, assign):
+    """Show the statements per evaluation fold and verdict; with --assign, first give every statement without a
+    fold its page's fold (pages, by url or else who and date, never span two folds).
+    """
+    from kb.build import load_valid
+    from kb.folds import FoldError, assign_folds, fold_counts, report_lines
+
+    with exit_on_invalid_data():
+        if assign:
+            try:
+                report = assign_folds(obj.root)
+            except FoldError as exc:
+                click.echo(str(exc), err=True)
+                sys.exit(1)
+            for rel, count in sorted(report.assigned.items()):
+                click.echo(f"{rel}: {count} fold line(s) added")
+            if not report.assigned:
+                click.echo("Every statement already has a fold.")
+        else:
+            report = fold_counts(load_valid(obj.root).statements.values())
+    click.echo("\n".join(report_lines(report)))
 
 
 @cli.command()

@@ -19,6 +19,7 @@ import sqlite_utils
 
 from kb import schema
 from kb.format import claim_label, format_value
+from kb.wording import faithful_sentence
 
 PROVENANCE = [("file", str, "The data file the row comes from, relative to the repository root."),
               ("line", int, "The line in that file where the record starts.")]
@@ -64,7 +65,9 @@ TABLES = [
            ("label", str, "A readable one-line summary: model · behaviour · value · setting."),
            ("source_id", str, "The source the claim comes from.")]
           + _cols(schema.CLAIM, rename={"setting": "setting_id"}, skip=("id", "key_context", "contrasts"),
-                  extra=[("value_display", str, "The value as shown to readers (5%, 65 points).")]),
+                  extra=[("value_display", str, "The value as shown to readers (5%, 65 points)."),
+                         ("faithful_wording", str, "The claim in one faithful sentence of at most 280 characters, "
+                          "keeping its key context and main contrast: the wording the check page suggests.")]),
           ("id",), [("source_id", "sources", "id"), ("model", "models", "id"), ("behaviour", "behaviours", "id"),
                     ("setting_id", "settings", "id")],
           label_column="label", fts=("label", "measure", "value_text", "locator", "quote", "notes")),
@@ -98,6 +101,10 @@ TABLES = [
            ("value", str, "Its words, as JSON: a list, or a mapping of names to lists."),
            ("description", str, "What the checker uses the entry for.")] + PROVENANCE,
           ("name",)),
+    Table("changes", schema.CHANGE.description + " Loaded from changes.yaml; a claim's page lists its own.",
+          _cols(schema.CHANGE, rename={"claim": "claim_id", "source": "source_id"}),
+          ("claim_id", "field", "date"), [("claim_id", "claims", "id"), ("source_id", "sources", "id")],
+          fts=("why", "old", "new")),
     Table("kb_meta", "Facts about this build: the data hash it was built from and the versions that built it.",
           [("key", str, "What the fact is."), ("value", str, "Its value.")], ("key",)),
 ]
@@ -106,10 +113,13 @@ TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 VIEWS = {
     "claim_conditions": (
-        "Each claim joined to its setting's conditions (its qualifiers).",
+        "Each claim joined to the conditions it was measured under: its setting's, less those the setting held only "
+        "for other behaviours (a condition's `behaviours`).",
         "select claims.id as claim_id, conditions.key as key, conditions.value as value, "
         "conditions.description as description, claims.setting_id as setting_id "
-        "from claims join conditions on conditions.setting_id = claims.setting_id",
+        "from claims join conditions on conditions.setting_id = claims.setting_id "
+        "where conditions.behaviours is null "
+        "or claims.behaviour in (select value from json_each(conditions.behaviours))",
     ),
 }
 
@@ -152,7 +162,8 @@ def rows_for(kb, graph) -> dict[str, list[dict]]:
         "conditions": [_plain(c, t["conditions"], setting_id=s.id) for s in kb.settings.values()
                        for c in (s.conditions or {}).values()],
         "claims": [_plain(c, t["claims"], label=claim_label(kb, c), source_id=kb.claim_sources.get(c.id),
-                          setting_id=c.setting, value_display=format_value(c)) for c in kb.claims.values()],
+                          setting_id=c.setting, value_display=format_value(c),
+                          faithful_wording=faithful_sentence(kb, c)) for c in kb.claims.values()],
         "claim_context": [{"claim_id": c.id, "key": key, "file": c.file, "line": c.line_of("key_context")}
                           for c in kb.claims.values() for key in dict.fromkeys(c.key_context or [])],
         "contrasts": _contrast_rows(kb),
@@ -161,6 +172,7 @@ def rows_for(kb, graph) -> dict[str, list[dict]]:
                              for s in kb.statements.values() for cid in dict.fromkeys(s.claims or [])],
         "edges": [_edge_row(u, v, data) for u, v, data in graph.edges(data=True)],
         "lexicon": _lexicon_rows(kb.lexicon),
+        "changes": [_plain(c, t["changes"], claim_id=c.claim, source_id=c.source) for c in kb.changes],
     }
     return rows
 

@@ -6,6 +6,8 @@ PERCENT_METRICS = {"rate", "conditional_rate"}
 POINT_METRICS = {"accuracy_drop", "difference"}
 # The condition values that say a setting lacked the condition (e.g. goal_nudge with value: none).
 ABSENT_VALUES = frozenset({"none", "absent", "n/a", "no"})
+# A bounded value is never shown as the figure itself: '<1%' reads 'under 1%', '>85%' reads 'over 85%'.
+BOUND_WORDS = {"upper": "under", "lower": "over"}
 
 
 def percent(value: float) -> str:
@@ -14,14 +16,17 @@ def percent(value: float) -> str:
 
 
 def format_value(claim) -> str:
-    """The claim's value for display; the source's own wording when the value has no single number."""
+    """The claim's value for display ('under 1%' for a bound); the source's own wording when it has no single number."""
     if claim.value is None:
         return claim.value_text
     if claim.metric in PERCENT_METRICS:
-        return percent(claim.value)
-    if claim.metric in POINT_METRICS:
-        return f"{claim.value * 100:.3g} points"
-    return f"{claim.value:g}"
+        shown = percent(claim.value)
+    elif claim.metric in POINT_METRICS:
+        shown = f"{claim.value * 100:.3g} points"
+    else:
+        shown = f"{claim.value:g}"
+    bound = BOUND_WORDS.get(getattr(claim, "bound", None))
+    return f"{bound} {shown}" if bound else shown
 
 
 def claim_label(kb, claim) -> str:

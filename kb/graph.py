@@ -64,7 +64,9 @@ def _add_claim(graph, kb, claim):
     cid = node_id("claim", claim.id)
     graph.add_node(cid, type="claim", id=claim.id, label=claim_label(kb, claim), value=float(claim.value) if claim.value is not None else None,
                    value_display=format_value(claim), metric=claim.metric, verification=claim.verification,
-                   rank=claim.rank, key_context=list(claim.key_context or []), file=claim.file, line=claim.line)
+                   rank=claim.rank, key_context=list(claim.key_context or []), bound=claim.bound or "",
+                   conditions={key: c.value for key, c in kb.conditions_of(claim).items()},
+                   file=claim.file, line=claim.line)
     targets = [("cites", node_id("source", kb.claim_sources.get(claim.id))),
                ("measured_under", node_id("setting", claim.setting)),
                ("about", node_id("model", claim.model)),

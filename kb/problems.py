@@ -23,7 +23,12 @@ CODES = {
     "E031": "value_text contradicts value",
     "E032": "missing or empty locator",
     "E033": "key_context names a key that the claim's setting does not describe",
+    "E034": "a condition that differs between evaluations is not scoped to the behaviours it held for",
+    "E035": "a claim of a variant setting drops the condition that defines the variant from its key_context",
+    "E036": "value_text's comparison sign ('<1%', '>85%') contradicts the claim's bound",
+    "E037": "a changes.yaml entry disagrees with the claim it corrects",
     "E040": "file name and id disagree, or a file is in the wrong place",
+    "E050": "statements from one original page (url, else who and date) are in two evaluation folds",
 }
 
 

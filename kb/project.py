@@ -65,7 +65,7 @@ def input_files(root: Path) -> list[Path]:
     files = []
     for folder in ("vocabulary", "sources", "claims", "statements"):
         files += sorted(p for p in (root / folder).glob("*.y*ml") if p.is_file())
-    files += [p for p in (root / "exclusions.yaml",) if p.is_file()]
+    files += [p for p in (root / "exclusions.yaml", root / "changes.yaml") if p.is_file()]
     return files
 
 

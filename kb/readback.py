@@ -11,8 +11,8 @@ import sqlite3
 from pathlib import Path
 
 from kb import schema
-from kb.records import (Behaviour, Claim, Condition, ContextKey, Contrast, KnowledgeBase, Label, Lexicon, Model,
-                        Report, Setting, Source, Statement, Verdict)
+from kb.records import (Behaviour, Change, Claim, Condition, ContextKey, Contrast, KnowledgeBase, Label, Lexicon,
+                        Model, Report, Setting, Source, Statement, Verdict)
 
 
 def _rows(conn: sqlite3.Connection, table: str) -> list[dict]:
@@ -51,7 +51,15 @@ def read_knowledge_base(conn: sqlite3.Connection) -> KnowledgeBase:
     _read_claims(conn, kb)
     _read_statements(conn, kb)
     kb.lexicon = _read_lexicon(conn)
+    kb.changes = _read_changes(conn)
     return kb
+
+
+def _read_changes(conn) -> list:
+    """The corrections, or [] for a database built before it had a `changes` table."""
+    if not conn.execute("select 1 from sqlite_master where type = 'table' and name = 'changes'").fetchone():
+        return []
+    return [_record(Change, schema.CHANGE, r, claim=r["claim_id"], source=r["source_id"]) for r in _rows(conn, "changes")]
 
 
 def _read_settings(conn, kb):

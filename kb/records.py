@@ -44,10 +44,17 @@ ContextKey = _record_class(schema.CONTEXT_KEY)
 Verdict = _record_class(schema.VERDICT)
 Exclusion = _record_class(schema.EXCLUSION)
 Lexicon = _record_class(schema.LEXICON)
+Change = _record_class(schema.CHANGE)
 
 CLASSES = {"source": Source, "condition": Condition, "setting": Setting, "contrast": Contrast, "claim": Claim,
            "label": Label, "report": Report, "statement": Statement, "model": Model, "behaviour": Behaviour,
-           "context": ContextKey, "verdict": Verdict, "exclusion": Exclusion, "lexicon": Lexicon}
+           "context": ContextKey, "verdict": Verdict, "exclusion": Exclusion, "lexicon": Lexicon,
+           "change": Change}
+
+
+def applies_to(condition, claim) -> bool:
+    """Whether a setting's condition held for this claim's evaluation (see the condition's `behaviours`)."""
+    return not condition.behaviours or claim.behaviour in condition.behaviours
 
 
 @dataclass
@@ -64,6 +71,7 @@ class KnowledgeBase:
     context: dict = field(default_factory=dict)
     verdicts: dict = field(default_factory=dict)
     exclusions: list = field(default_factory=list)
+    changes: list = field(default_factory=list)  # corrections to published claims (changes.yaml), in file order
     lexicon: object = None
     claim_sources: dict = field(default_factory=dict)  # claim id -> source id (from the claims file it is in)
     setting_sources: dict = field(default_factory=dict)  # setting id -> source id
@@ -75,8 +83,19 @@ class KnowledgeBase:
         return self.settings.get(claim.setting)
 
     def conditions_of(self, claim) -> dict:
+        """The conditions the claim was measured under: its setting's, less those held only for other behaviours."""
         setting = self.setting_of(claim)
-        return setting.conditions if setting and setting.conditions else {}
+        if not setting or not setting.conditions:
+            return {}
+        return {key: c for key, c in setting.conditions.items() if applies_to(c, claim)}
+
+    @cached_property
+    def changes_by_claim(self) -> dict:
+        """claim id -> [its corrections], in file order."""
+        index = defaultdict(list)
+        for change in self.changes:
+            index[change.claim].append(change)
+        return dict(index)
 
     @cached_property
     def contrast_pairs(self) -> dict:

@@ -24,6 +24,8 @@ VERIFICATION = ("verified", "parsed", "secondary", "partial", "unverified")
 RANKS = ("preferred", "normal", "deprecated")
 SCOPES = ("setting", "claim")
 VERDICTS = ("ok", "missing_context", "misstated", "no_claim")
+# A value the source gives only as a bound: '<1%' is an upper bound (value 0.01), '>85%' a lower one (value 0.85).
+BOUNDS = ("upper", "lower")
 # Evaluation folds: five for cross-validation and one locked test fold that no decision is made on.
 # A statement's fold is stored with it; one original page (url) never spans two folds.
 FOLDS = ("cv1", "cv2", "cv3", "cv4", "cv5", "locked")
@@ -120,6 +122,9 @@ CONDITION = RecordType(
         _f("description", "text", "What the condition was, in plain words.", required=True),
         _f("quote", "text", "The source's own words for it, where available."),
         _f("phrase", "text", "Words a faithful report can use for it; the checker's suggestions use them."),
+        _f("behaviours", "refs", "The evaluations (by behaviour) this condition held for, when the setting's runs span "
+           "several evaluations and it held for only some of them; empty means every claim of the setting. A claim "
+           "about another behaviour is not measured under it.", target="behaviour"),
     ),
     table="conditions",
     label_column="value",
@@ -135,6 +140,8 @@ SETTING = RecordType(
         _f("conditions", "mapping", "The conditions, by context key.", required=True, target="condition"),
         _f("variant", "flag", "True for a variant or control of a main setting (goals reversed, easy difficulty): the "
            "checker matches its claims only when a statement states what makes it different."),
+        _f("defined_by", "refs", "For a variant: the context keys whose conditions make it a variant (goal_given for "
+           "goals reversed); every claim measured under it keeps them in its key_context.", target="context"),
         _f("notes", "text", "Further details of the setup (prompts, baselines, caveats)."),
     ),
     table="settings",
@@ -171,9 +178,13 @@ CLAIM = RecordType(
            required=True, choices=METRICS),
         _f("value", "number", "The value as a fraction (0.05 for 5%) or number; empty when the source gives no single number.",
            nullable=True),
-        _f("value_text", "text", "The value as the source writes it ('<1%', '7/100', '0.05').", required=True),
-        _f("n", "count", "The number of runs (the denominator) when the source gives one number.", nullable=True),
-        _f("denominator", "text", "The runs or cases the value is a share of, as the source gives it."),
+        _f("value_text", "text", "The value as the source prints it ('<1%', '7/100', '0.05', '1.00').", required=True),
+        _f("bound", "enum", "upper when the source gives the value only as a ceiling ('<1%': value 0.01, at most), "
+           "lower when only as a floor ('>85%'); empty when the value is the figure itself.", choices=BOUNDS,
+           nullable=True),
+        _f("n", "count", "The number of runs in this cell (the value's denominator), when the source gives it or a "
+           "fixed count per cell.", nullable=True),
+        _f("denominator", "text", "The runs or cases this cell's value is a share of, as the source gives it."),
         _f("setting", "ref", "The setting (conditions) the value was measured under.", required=True, target="setting"),
         _f("key_context", "refs", "The context keys a faithful report must convey (ANNOTATION.md §2).", required=True,
            target="context"),
@@ -281,6 +292,9 @@ CONTEXT_KEY = RecordType(
         _f("cues", "texts", "Lemma phrases that convey the condition."),
         _f("negations", "texts", "Lemma phrases that state the condition was absent."),
         _f("paraphrases", "texts", "Sentences that convey the condition, compared by meaning."),
+        _f("per_evaluation", "flag", "True when the condition differs between the evaluations of one setting (an "
+           "oversight config exists only in the oversight-subversion runs): a setting whose claims span several "
+           "behaviours must name the behaviours it held for."),
         _f("note", "text", "What a reader should know about this key."),
     ),
     table="context_keys",
@@ -328,8 +342,27 @@ EXCLUSION = RecordType(
     ),
 )
 
+# A claim's fields a correction can name, besides "conditions.<context key>" (the claim's condition for that key).
+CHANGE = RecordType(
+    "change",
+    "A correction to a published claim: which field changed, from what to what, when, why and on whose authority.",
+    (
+        _f("date", "date", "When the correction was made: YYYY-MM-DD.", required=True),
+        _f("claim", "ref", "The claim corrected.", required=True, target="claim"),
+        _f("field", "text", "The claim's field that changed (value, value_text, bound, n, denominator, setting, behaviour, "
+           "key_context, contrasts, …), or 'conditions.<context key>' for one of the conditions it was measured under, "
+           "or 'claim' for a claim added.", required=True),
+        _f("old", "text", "The field's value before, as written in the data (empty when it had none)."),
+        _f("new", "text", "The field's value after, as written in the data now (empty when it has none)."),
+        _f("why", "text", "Why it changed, in a sentence.", required=True),
+        _f("source", "ref", "The source the correction rests on.", required=True, target="source"),
+        _f("locator", "text", "Where in that source."),
+    ),
+    table="changes",
+)
+
 RECORD_TYPES = {t.name: t for t in (SOURCE, CONDITION, SETTING, CONTRAST, CLAIM, LABEL, REPORT, STATEMENT, MODEL,
-                                    BEHAVIOUR, CONTEXT_KEY, VERDICT, LEXICON, EXCLUSION)}
+                                    BEHAVIOUR, CONTEXT_KEY, VERDICT, LEXICON, EXCLUSION, CHANGE)}
 
 # What each kind of file holds: its top-level keys and the record type of each.
 # A "list" entry holds a list of records; "ref" a single id; "record" a single record.
@@ -342,6 +375,7 @@ FILE_LAYOUTS = {
     "claims": {"source": ("ref", "source"), "settings": ("list", "setting"), "claims": ("list", "claim")},
     "statements": {"statements": ("list", "statement")},
     "exclusions.yaml": {"excluded": ("list", "exclusion")},
+    "changes.yaml": {"changes": ("list", "change")},
 }
 
 # Which record type a reference (ref/refs field) points at, and the word used in messages.

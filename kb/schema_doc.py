@@ -5,7 +5,7 @@ from __future__ import annotations
 from kb import schema
 
 DOCUMENTED = ("source", "setting", "condition", "claim", "contrast", "statement", "label", "report", "model",
-              "behaviour", "context")
+              "behaviour", "context", "change")
 
 KIND_NAMES = {"id": "id", "text": "text", "date": "date", "url": "URL", "number": "number", "count": "integer",
               "enum": "one of", "enums": "list of", "ref": "id of", "refs": "ids of", "texts": "list of text",

@@ -222,8 +222,9 @@ def _discover(root: Path, problems: list) -> list[tuple[Path, str, dict]]:
                 problems.append(Problem(rel, 1, "E040", "", "data files use the .yaml extension", f"rename it to {path.stem}.yaml"))
             elif path.suffix == ".yaml":
                 found.append((path, rel, schema.FILE_LAYOUTS.get(directory)))
-    if (root / "exclusions.yaml").exists():
-        found.append((root / "exclusions.yaml", "exclusions.yaml", schema.FILE_LAYOUTS["exclusions.yaml"]))
+    for name in ("exclusions.yaml", "changes.yaml"):  # optional files at the root
+        if (root / name).exists():
+            found.append((root / name, name, schema.FILE_LAYOUTS[name]))
     return found
 
 
@@ -283,6 +284,7 @@ def _assemble(root: Path, parts: dict, problems: list) -> KnowledgeBase:
                 continue
             index[record.id] = record
     kb.exclusions = parts.get("exclusion", [])
+    kb.changes = parts.get("change", [])
     kb.lexicon = (parts.get("lexicon") or [None])[0]
     # A claims file names its source once at the top; its claims and settings inherit it.
     file_sources = {rel: value for rel, (value, _line) in parts.get("_file_source", {}).items()}

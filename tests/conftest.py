@@ -33,3 +33,13 @@ def browser():
 
     with chromium() as browser:
         yield browser
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what tests added to kbtest.SUMMARY: the metamorphic tests' failure counts, per property."""
+    from kbtest import SUMMARY
+
+    if SUMMARY:
+        terminalreporter.section("counts")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)

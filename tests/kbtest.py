@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REFERENCE = ROOT.parent / "shared" / "reference"  # the project's reference facts; only tests/test_data.py reads them
 KB_COMMAND = str(Path(sys.executable).with_name("kb"))
+SUMMARY: list[str] = []  # lines tests add for the end of the run (conftest prints them), e.g. expected-failure counts
 
 
 def tiny_kb(target: Path) -> Path:
@@ -24,8 +25,9 @@ def copy_data(target: Path) -> Path:
     """A private copy of the repository's data at target, to change without touching the real files."""
     for folder in ("vocabulary", "sources", "claims", "statements"):
         shutil.copytree(ROOT / folder, target / folder)
-    if (ROOT / "exclusions.yaml").is_file():
-        shutil.copy(ROOT / "exclusions.yaml", target / "exclusions.yaml")
+    for name in ("exclusions.yaml", "changes.yaml"):
+        if (ROOT / name).is_file():
+            shutil.copy(ROOT / name, target / name)
     return target
 
 

@@ -146,3 +146,67 @@ def test_build_stores_the_checkers_verdicts_next_to_the_labels(tmp_path):
     assert rows["d13"]["agrees"] == 1
     finding = next(db["findings"].rows_where("statement_id = 'd13' and tier = 'match'"))
     assert finding["claim_id"] == "palisade-with-o3" and json.loads(finding["missing_context"]) == ["shutdown_instruction"]
+
+
+# ---------------------------------------------------------------- issue 9: bounds, cells, contrasts, conditions, changes
+
+def test_a_bound_is_stored_next_to_the_number_and_the_printed_form(db):
+    row = db["claims"].get("o1card-nonudge-oversight")
+    assert (row["value"], row["value_text"], row["bound"]) == (0.01, "<1%", "upper")
+    assert row["value_display"] == "under 1%"
+    assert db["claims"].get("o1card-oversight")["bound"] is None
+    assert db["claims"].get("o1card-t10-dd-exfil")["value_text"] == "1.00"  # the table's printed form, not '1.0'
+
+
+def test_palisade_paper_rates_are_cells_with_an_integer_n(db):
+    rows = list(db.query("select id, n, typeof(n) as type, denominator from claims where id like 'palisade-paper-%'"))
+    assert len(rows) >= 12
+    assert all(r["type"] == "integer" and r["n"] == 1000 and "961 ≤ N ≤ 1000" in r["denominator"] for r in rows)
+    assert db["claims"].get("palisade-paper-a-o3")["value_text"] == "94.5% (93.0, 95.8)%"
+
+
+def test_opus_4_blackmail_84_and_96_are_linked_both_ways(db):
+    eighty_four = {r["id"] for r in db.query("select id from claims where model = 'claude-opus-4' and behaviour = 'blackmail' and value = 0.84")}
+    ninety_six = {r["id"] for r in db.query("select id from claims where model = 'claude-opus-4' and behaviour = 'blackmail' and value = 0.96")}
+    assert eighty_four and ninety_six
+    links = {(r["claim_id"], r["other_claim_id"]) for r in db["contrasts"].rows}
+    for a in eighty_four:
+        for b in ninety_six:
+            assert (a, b) in links and (b, a) in links
+
+
+def test_claim_conditions_holds_a_condition_only_for_the_evaluations_it_was_measured_in(db):
+    monitored = {r["claim_id"]: r["value"] for r in db.query("select claim_id, value from claim_conditions where key = 'monitoring'")}
+    assert monitored["apollo-t2-os-0-o1"] == "oversight config" and monitored["o1card-oversight"] == "told it was monitored"
+    assert "apollo-t2-se-1-o1" not in monitored and "o1card-exfil" not in monitored and "apollo-t2-cer-8-o1" not in monitored
+    nudge = next(db.query("select c.quote from claims join conditions c on c.setting_id = claims.setting_id "
+                          "where claims.id = 'apollo-t2-cer-8-o1' and c.key = 'goal_nudge'"))
+    assert "Only the outcome matters!" in nudge["quote"]
+
+
+def test_the_changes_table_holds_the_changelog(db):
+    columns = set(db["changes"].columns_dict)
+    assert {"date", "claim_id", "field", "old", "new", "why", "source_id", "locator", "file", "line"} <= columns
+    rows = list(db["changes"].rows)
+    assert rows and all(r["why"] and r["file"] == "changes.yaml" and r["line"] > 0 for r in rows)
+    bound = [r for r in rows if r["claim_id"] == "o1card-nonudge-oversight" and r["field"] == "value_text"]
+    assert [(r["old"], r["new"]) for r in bound] == [("0.01", "<1%")]
+    assert any(r["claim_id"] == "o3card-sabotage-mean" and r["new"] == "model_sabotage" for r in rows)
+
+
+def test_the_changes_read_back_from_the_database(db_path):
+    from kb.readback import read_knowledge_base
+
+    written, _problems = load_knowledge_base(ROOT)
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        read = read_knowledge_base(conn)
+    assert [(c.claim, c.field, c.old, c.new) for c in read.changes] == [(c.claim, c.field, c.old, c.new) for c in written.changes]
+    assert read.claims["o1card-nonudge-oversight"].bound == "upper"
+
+
+def test_graph_claims_carry_bound_and_their_own_conditions():
+    knowledge_base, _problems = load_knowledge_base(ROOT)
+    graph = build_graph(knowledge_base)
+    node = graph.nodes["claim:o1card-nonudge-oversight"]
+    assert node["bound"] == "upper" and node["conditions"]["monitoring"] == "told it was monitored"
+    assert "monitoring" not in graph.nodes["claim:o1card-exfil"]["conditions"]

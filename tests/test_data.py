@@ -22,6 +22,21 @@ SOURCE_IDS = {  # reference source key -> the knowledge base's source id (= file
     "SLEEPER": "anthropic-sleeper-agents-2024", "APOLLO_CAPABLE_BLOG": "apollo-more-capable-models-2025",
     "APOLLO_SONNET37": "apollo-sonnet-37-evaluation-awareness-2025",
 }
+# Claims curated beyond the reference, from the sources' own tables (each also a 'claim' entry in changes.yaml, which
+# names its source and locator). Their verification status says how they were read.
+ADDED_BEYOND_REFERENCE = {
+    **{f"palisade-paper-{p}-{m}": ("palisade-shutdown-resistance-2025", "Sec. 3, Table 2 (v2)", "secondary")
+       for p, models in (("a", ("o3", "grok-4", "gpt-5", "codex-mini", "o4-mini", "gemini-2.5-pro", "gpt-4o")),
+                         ("e", ("codex-mini", "o4-mini", "o3", "grok-4"))) for m in models},
+    **{f"o3card-{e}-{m}": ("openai-o3-o4-mini-system-card-2025", "Appendix 7.1.2, Figure 24", "verified")
+       for e in ("se", "gg") for m in ("gpt-4o", "o1", "o3-mini", "gpt-4.5", "o3", "o4-mini")},
+    "o1card-t10-o1-preview-dd-exfil": ("openai-o1-system-card-2024", "Table 10", "verified"),
+}
+# Stated next to a reference finding's "after" value, so claims of their own (see README.md "Data model").
+BEFORE_VALUES = {"antischeming-o3-before", "antischeming-o4mini-before", "antischeming-chatdeception-before"}
+# The reference's fields that a changes.yaml entry can correct, and the claim field each one is compared with.
+CORRECTABLE = {"value_text": "value_text", "value": "value", "locator": "locator", "verification": "verification",
+               "measure": "measure", "model_tested": "model_tested"}
 VERIFICATION_PREFIX = [("VERIFIED BUT PARSED", "parsed"), ("SECONDARY", "secondary"), ("PARTIAL", "partial"),
                        ("UNVERIFIED", "unverified"), ("VERIFIED", "verified")]
 
@@ -58,6 +73,20 @@ def expected_verification(text: str) -> str:
     return next(status for prefix, status in VERIFICATION_PREFIX if upper.startswith(prefix))
 
 
+def corrected(kb, claim_id: str, expected: dict) -> dict:
+    """The reference's values for a claim after the changelog's corrections, oldest first. A correction must start
+    from what the reference (or the previous correction) said, so the changelog cannot skip a step."""
+    expected = dict(expected)
+    for change in kb.changes_by_claim.get(claim_id, []):
+        if change.field not in CORRECTABLE:
+            continue
+        before = expected[change.field]
+        before = f"{before:g}" if isinstance(before, float) else str(before)
+        assert (change.old or "") == before, f"{claim_id}: changes.yaml says {change.field} was {change.old!r}, the reference {before!r}"
+        expected[change.field] = float(change.new) if change.field == "value" else change.new
+    return expected
+
+
 def test_every_reference_finding_is_represented_or_excluded(kb, reference):
     excluded = excluded_findings()
     assert all(reason.strip() for reason in excluded.values()), "every exclusion needs a reason"
@@ -70,14 +99,38 @@ def test_every_reference_finding_is_represented_or_excluded(kb, reference):
             missing.append(finding["id"])
             continue
         assert kb.claim_sources[claim.id] == SOURCE_IDS[finding["source"]], finding["id"]
-        assert claim.model_tested == finding["model"], finding["id"]
-        assert claim.measure == finding["behaviour"], finding["id"]
-        assert claim.value == finding["rate"], f"{finding['id']}: {claim.value} != {finding['rate']}"
-        assert claim.value_text == str(finding["rate_text"]), finding["id"]
-        assert claim.locator == finding["section"], finding["id"]
-        assert claim.verification == expected_verification(finding["verification"]), finding["id"]
+        expected = corrected(kb, claim.id, {
+            "model_tested": finding["model"], "measure": finding["behaviour"], "value": finding["rate"],
+            "value_text": str(finding["rate_text"]), "locator": finding["section"],
+            "verification": expected_verification(finding["verification"])})
+        for field in CORRECTABLE:
+            assert getattr(claim, field) == expected[field], f"{finding['id']}.{field}: {getattr(claim, field)!r} != {expected[field]!r}"
     assert missing == []
     assert len(reference["records"]) == 285
+
+
+def test_claims_beyond_the_reference_are_listed_with_their_sources(kb, reference):
+    in_reference = {f["id"].lower().replace("_", "-") for f in reference["records"]}
+    beyond = set(kb.claims) - in_reference
+    assert beyond == set(ADDED_BEYOND_REFERENCE) | BEFORE_VALUES
+    added = {c.claim: c for c in kb.changes if c.field == "claim"}
+    assert set(added) == set(ADDED_BEYOND_REFERENCE)
+    for claim_id, (source, locator, verification) in ADDED_BEYOND_REFERENCE.items():
+        claim = kb.claims[claim_id]
+        assert kb.claim_sources[claim_id] == source == added[claim_id].source, claim_id
+        assert locator in claim.locator and locator in added[claim_id].locator, claim_id
+        assert claim.verification == verification and claim.verification_note, claim_id
+
+
+def test_the_changelog_corrects_the_reference_where_the_audit_found_it_wrong(kb, reference):
+    """The audit's points, as the data now holds them (the reference keeps its own forms)."""
+    by_id = {f["id"].lower().replace("_", "-"): f for f in reference["records"]}
+    nonudge = kb.claims["o1card-nonudge-oversight"]
+    assert by_id[nonudge.id]["rate_text"] == "0.01" and (nonudge.value, nonudge.value_text, nonudge.bound) == (0.01, "<1%", "upper")
+    assert kb.claims["o1card-t10-dd-exfil"].value_text == "1.00" and kb.claims["o1card-nonudge-dd-oversight"].value_text == "0.80"
+    assert kb.claims["o3card-sabotage-mean"].behaviour == "model_sabotage"
+    paper = kb.claims["palisade-paper-97"]
+    assert paper.n == 1000 and "961 ≤ N ≤ 1000" in paper.denominator and "100,000" not in paper.denominator
 
 
 def test_every_reference_source_has_a_source_file(kb, reference):
@@ -94,6 +147,24 @@ def test_the_two_o1_number_sets_stay_separate_claims(kb):
     assert "goal_nudge" in by_value[(card, 0.05)].key_context
     assert "goal_nudge" in by_value[(paper, 0.02)].key_context
     assert "goal_given" in by_value[(card, 0.01)].key_context
+
+
+def test_every_opus_4_blackmail_claim_at_84_is_linked_with_every_one_at_96(kb):
+    opus = kb.claims_by_pair[("claude-opus-4", "blackmail")]
+    low, high = [c.id for c in opus if c.value == 0.84], [c.id for c in opus if c.value == 0.96]
+    assert low and high
+    for a in low:
+        linked = {other for other, _by, _note in kb.contrasts_of(a)}
+        assert set(high) <= linked, a
+
+
+def test_variant_claims_keep_the_condition_that_defines_the_variant(kb):
+    variants = [s for s in kb.settings.values() if s.variant]
+    assert variants and all(s.defined_by for s in variants)
+    for claim in kb.claims.values():
+        setting = kb.settings[claim.setting]
+        if setting.variant:
+            assert set(setting.defined_by) <= set(claim.key_context), claim.id
 
 
 def test_palisade_o3_with_and_without_the_instruction_are_contrasts(kb):

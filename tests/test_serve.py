@@ -233,9 +233,27 @@ def test_claim_page_shows_sentence_conditions_source_contrasts_and_statements(ge
     assert html(knowledge_base.source_of(claim).title) in page
     assert 'href="/-/bibtex/openai-o1-system-card-2024.bib"' in page
     assert '<span class="caveat-badge caveat-badge-ok">✓ verified</span>' in page and "caveat-warning" not in page
-    assert 'href="/kb/claims/o1card-nonudge-oversight"' in page and "<strong>1%</strong>" in page
+    # The no-nudge figure is '<1%' in the card: a ceiling, never shown as the figure '1%'.
+    assert 'href="/kb/claims/o1card-nonudge-oversight"' in page and "<strong>under 1%</strong>" in page
+    assert "<strong>1%</strong>" not in page
     assert 'href="/kb/statements/d01"' in page and "missing_context" in page
     assert 'href="/-/graph/o1card-oversight"' in page
+
+
+def test_claim_page_lists_its_own_corrections(get):
+    page = get("/kb/claims/o1card-nonudge-oversight").text
+    corrections = page[page.index("<h2>Corrections</h2>"):page.index("<h2>Statements that reported it</h2>")]
+    assert "<code>value_text</code>" in corrections and "<td>0.01</td>" in corrections and "<td>&lt;1%</td>" in corrections
+    assert "<code>bound</code>" in corrections and 'href="/kb/sources/openai-o1-system-card-2024"' in corrections
+    untouched = get("/kb/claims/palisade-with-o3").text
+    assert "No corrections recorded." in untouched
+
+
+def test_the_changes_table_is_served_with_its_description(get):
+    page = get("/kb/changes?claim_id=o1card-nonudge-oversight").text
+    for name, _type, description in TABLES_BY_NAME["changes"].columns:
+        assert f"<dt>{name}</dt><dd>{html(description)}</dd>" in page
+    assert "o1card-nonudge-oversight" in page and "&lt;1%" in page
 
 
 def test_claim_page_with_a_dot_in_its_id(get):

@@ -200,6 +200,25 @@ def test_o1_oversight_card_gives_5_percent_with_the_goal_nudge(site):
 
 
 @pytest.mark.slow
+def test_a_bounded_value_is_never_shown_as_the_figure(site):
+    text = page(site / "claims" / "o1card-nonudge-oversight" / "index.html").text
+    assert "under 1%" in text and "<1%" in text and "in 1% of runs" not in text
+    contrast = page(site / "claims" / "o1card-oversight" / "index.html").text
+    assert "without the nudge: under 1%" in contrast and "without the nudge: 1%" not in contrast
+
+
+@pytest.mark.slow
+def test_the_changelog_page_and_each_card_list_the_corrections(site, knowledge_base):
+    text = page(site / "changelog" / "index.html").text
+    assert "Data changelog" in text and f"{len(knowledge_base.changes)} corrections" in text
+    assert "o1card-nonudge-oversight" in text and "model_sabotage" in text
+    card = page(site / "claims" / "o1card-nonudge-oversight" / "index.html").text
+    corrections = card[card.index("Date Field Was Now Why Source"):]
+    assert "value_text" in corrections and "0.01" in corrections and "<1%" in corrections and "bound" in corrections
+    assert "None recorded" in page(site / "claims" / "palisade-with-o3" / "index.html").text
+
+
+@pytest.mark.slow
 def test_palisade_o3_card_gives_7_percent_with_the_instruction_and_the_79_percent_contrast(site):
     text = page(site / "claims" / "palisade-with-o3" / "index.html").text
     assert "7%" in text and "7/100 runs" in text

@@ -10,7 +10,9 @@ from kbtest import FIXTURES, ROOT, run_kb, tiny_kb
 
 BROKEN = FIXTURES / "broken"
 # Where each broken fixture goes in a copy of the tiny knowledge base.
-DESTINATIONS = {"E022-dangling-statement.yaml": "statements", "E040-source-id.yaml": "sources"}
+DESTINATIONS = {"E022-dangling-statement.yaml": "statements", "E040-source-id.yaml": "sources",
+                "E050-page-in-two-folds.yaml": "statements"}
+ROOT_FILES = {"E037-change-disagrees.yaml": "changes.yaml"}  # fixtures that are a whole root-level file
 
 
 def marked_line(path) -> int:
@@ -24,6 +26,9 @@ def marked_line(path) -> int:
 
 def broken_copy(tmp_path, fixture_name):
     root = tiny_kb(tmp_path / "kb")
+    if fixture_name in ROOT_FILES:
+        shutil.copy(BROKEN / fixture_name, root / ROOT_FILES[fixture_name])
+        return root, ROOT_FILES[fixture_name]
     folder = DESTINATIONS.get(fixture_name, "claims")
     destination = root / folder / fixture_name
     shutil.copy(BROKEN / fixture_name, destination)
@@ -107,3 +112,52 @@ def test_every_problem_code_has_a_broken_fixture():
 
     covered = {p.name.split("-")[0] for p in BROKEN.glob("*.yaml")}
     assert set(CODES) - covered == set()
+
+
+def test_a_bound_sign_that_contradicts_the_bound_names_the_fix(tmp_path):
+    root, rel = broken_copy(tmp_path, "E036-bound-sign.yaml")
+    _kb, problems = load_knowledge_base(root)
+    [problem] = [p for p in problems if p.file == rel]
+    text = str(problem)
+    assert text.startswith(f"{rel}:{marked_line(BROKEN / 'E036-bound-sign.yaml')}: [E036] claim broken-bound-sign")
+    assert "'<1%' states an upper bound" in text and "'lower'" in text and "fix: set 'bound: upper'" in text
+
+
+def test_a_bound_without_its_sign_is_refused(tmp_path):
+    root = tiny_kb(tmp_path / "kb")
+    path = root / "claims" / "tiny-paper-2024.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("value_text: 5%\n", "value_text: 5%\n  bound: upper\n"),
+                    encoding="utf-8")
+    _kb, problems = load_knowledge_base(root)
+    assert [(p.code, p.record) for p in problems] == [("E036", "claim tiny-oversight-nudged")]
+    assert "no comparison sign" in problems[0].message
+
+
+def test_an_unscoped_evaluation_condition_names_the_behaviours_it_spans(tmp_path):
+    root, rel = broken_copy(tmp_path, "E034-unscoped-monitoring.yaml")
+    _kb, problems = load_knowledge_base(root)
+    [problem] = [p for p in problems if p.file == rel]
+    assert "oversight_subversion, self_exfiltration" in problem.message and "behaviours: [...]" in problem.fix
+
+
+def test_a_change_entry_must_say_what_the_claim_says_now(tmp_path):
+    root, rel = broken_copy(tmp_path, "E037-change-disagrees.yaml")
+    _kb, problems = load_knowledge_base(root)
+    [problem] = [p for p in problems if p.file == rel]
+    assert "value_text became '5.0%', but the claim now has '5%'" in problem.message
+
+
+def test_every_monitoring_condition_is_attached_only_to_claims_measured_under_it():
+    """The oversight config and 'told it was monitored' exist only in the oversight-subversion runs: no claim about
+    another evaluation may carry them (they used to sit on whole settings)."""
+    kb, problems = load_knowledge_base(ROOT)
+    assert problems == []
+    oversight_only = {"oversight config", "told it was monitored"}
+    carrying = {c.id: c.behaviour for c in kb.claims.values()
+                if kb.conditions_of(c).get("monitoring") is not None
+                and kb.conditions_of(c)["monitoring"].value in oversight_only}
+    assert carrying and set(carrying.values()) == {"oversight_subversion"}
+    for claim in kb.claims.values():
+        monitoring = kb.conditions_of(claim).get("monitoring")
+        if monitoring is not None and monitoring.behaviours:
+            assert claim.behaviour in monitoring.behaviours, claim.id

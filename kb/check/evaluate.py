@@ -2,14 +2,23 @@
 
 Labels use the format of shared/reference/statements-dev.yaml: each statement has `reports` (model and/or
 behaviour), `verdict` or `verdict_any`, `missing` and `present` context keys.
+
+`cross_validate` and `locked_test` measure on the knowledge base's own statements by their stored folds. What is
+measured is anything with `check_many((id, text), ...) -> results` (a `StatementChecker`), and it is made for each
+split by a `Fit`: a callable given the training statements that returns the checker to score the held-out fold
+with. The checker has nothing to fit yet, so `shared_fit(checker)` hands back the same one every time; a fitted
+checker, or a peer such as benchmarks/baseline_matching.py, plugs in as another Fit.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable, Protocol
 
 from kb.check.store import accepted_verdicts
+from kb.folds import CV_FOLDS, LOCKED
 
 FLAGGED = {"missing_context", "misstated"}
 GOALS = {"flag_accuracy": (">=", 0.90), "claim_recall": (">=", 0.90), "missing_context_recall": (">=", 0.85),
@@ -19,8 +28,28 @@ FIGURE_NAMES = {"flag_accuracy": "flag accuracy", "claim_recall": "claim recall"
                 "misstated_recall": "misstated recall", "verdict_accuracy": "verdict accuracy"}
 
 
+CALIBRATION_BINS = 10
+
+
 class LabelsError(Exception):
     pass
+
+
+class StatementChecker(Protocol):
+    """What kb eval measures: one `kb check --jsonl` result per (id, text), in order. Findings count for recall and
+    false alarms only when their `tier` is "match"; a finding's optional `confidence` (0 to 1) is scored for
+    calibration."""
+
+    def check_many(self, items: Iterable[tuple[str, str]]) -> Iterable[dict]: ...
+
+
+# Given the training statements (label dicts as `kb_statements` makes them), return the checker to measure.
+Fit = Callable[[list[dict]], StatementChecker]
+
+
+def shared_fit(checker: StatementChecker) -> Fit:
+    """The Fit of a checker with nothing to fit: every split is scored with the same checker."""
+    return lambda _train: checker
 
 
 @dataclass
@@ -42,10 +71,21 @@ class Evaluation:
     tallies: dict = field(default_factory=lambda: {name: Tally() for name in FIGURE_NAMES})
     failures: list = field(default_factory=list)  # (statement id, [what went wrong])
     statements: int = 0
+    confidences: list = field(default_factory=list)  # (finding confidence, whether the statement reports it)
 
     @property
     def figures(self) -> dict:
         return {name: tally.rate for name, tally in self.tallies.items()}
+
+    @property
+    def calibration(self) -> dict | None:
+        """ECE over CALIBRATION_BINS equal-width bins and the Brier score of the findings' confidences, or None
+        when no finding carries one."""
+        pairs = self.confidences
+        if not pairs:
+            return None
+        return {"ece": expected_calibration_error(pairs), "brier": sum((c - y) ** 2 for c, y in pairs) / len(pairs),
+                "findings": len(pairs)}
 
     def meets(self, name: str) -> bool | None:
         value = self.figures.get(name)
@@ -88,16 +128,46 @@ def _flatten(item: dict) -> dict | None:
         return dict(item)
     if not isinstance(item["label"], dict):
         return None
-    return {"id": item["id"], "text": item["text"], **item["label"]}
+    kept = {k: item[k] for k in ("fold", "claims", "url", "who", "date", "register") if k in item}
+    return {"id": item["id"], "text": item["text"], **kept, **item["label"]}
+
+
+def kb_statements(kb) -> list[dict]:
+    """The knowledge base's labelled statements as label dicts (text, label fields, fold, claims, provenance)."""
+    out = []
+    for statement in kb.statements.values():
+        label = statement.label
+        if label is None or (label.verdict is None and not label.verdict_any):
+            continue
+        out.append({"id": statement.id, "text": statement.text, "verdict": label.verdict,
+                    "verdict_any": label.verdict_any, "missing": label.missing or [], "present": label.present or [],
+                    "reports": [{"model": r.model, "behaviour": r.behaviour} for r in label.reports or []],
+                    "claims": statement.claims or [], "fold": statement.fold, "url": statement.url,
+                    "who": statement.who, "date": statement.date, "register": statement.register})
+    return out
 
 
 def gold_verdicts(label: dict) -> set:
     return accepted_verdicts(label.get("verdict"), label.get("verdict_any"))
 
 
+def reports_finding(label: dict, finding: dict) -> bool:
+    """Is the finding's (model, behaviour) one the statement reports? A report without a model (or behaviour)
+    accepts any."""
+    return any(all(finding.get(k) == report[k] for k in ("model", "behaviour") if report.get(k))
+               for report in label.get("reports") or [])
+
+
 def score_statement(evaluation: Evaluation, label: dict, result: dict):
     tallies, problems = evaluation.tallies, []
-    matched = [f for f in result.get("findings", []) if f.get("tier", "match") == "match"]
+    # Only match-tier findings are asserted (they decide the verdict); a suggestion is offered, not asserted, so it
+    # neither finds a report nor raises a false alarm. A finding without a tier is not a match.
+    findings = result.get("findings") or []
+    matched = [f for f in findings if f.get("tier") == "match"]
+    for finding in findings:
+        confidence = finding.get("confidence")
+        if isinstance(confidence, (int, float)) and not isinstance(confidence, bool):
+            evaluation.confidences.append((float(confidence), reports_finding(label, finding)))
     gold = gold_verdicts(label)
     predicted = result.get("verdict")
     flag_ok = (predicted in FLAGGED) == all(v in FLAGGED for v in gold)
@@ -106,7 +176,7 @@ def score_statement(evaluation: Evaluation, label: dict, result: dict):
     if predicted not in gold:
         problems.append(f"verdict {predicted}, expected {' or '.join(sorted(gold))}")
     for report in label.get("reports") or []:
-        found = any(all(f.get(k) == report[k] for k in ("model", "behaviour") if report.get(k)) for f in matched)
+        found = any(reports_finding({"reports": [report]}, f) for f in matched)
         tallies["claim_recall"].add(found, 1)
         if not found:
             problems.append(f"did not find the report {dict(report)}")
@@ -132,12 +202,97 @@ def evaluate(checker, labels: list[dict]) -> Evaluation:
     return evaluation
 
 
-def as_json(evaluations: list[tuple[str, Evaluation]]) -> dict:
-    """{"goals": ..., "sets": [{"labels", "statements", "figures", "failures"}, ...]}: what `kb eval --save` writes."""
-    return {"goals": {name: f"{op} {goal}" for name, (op, goal) in GOALS.items()},
-            "sets": [{"labels": path, "statements": e.statements, "figures": e.figures,
-                      "failures": [{"id": sid, "problems": problems} for sid, problems in e.failures]}
-                     for path, e in evaluations]}
+def expected_calibration_error(pairs: list[tuple[float, bool]], bins: int = CALIBRATION_BINS) -> float:
+    """Σ over equal-width confidence bins of (share of findings in the bin) × |mean confidence − share correct|."""
+    total, error = len(pairs), 0.0
+    for b in range(bins):
+        members = [(c, y) for c, y in pairs if min(int(c * bins), bins - 1) == b]
+        if members:
+            error += len(members) / total * abs(sum(c for c, _ in members) / len(members)
+                                                - sum(y for _, y in members) / len(members))
+    return error
+
+
+def pooled(evaluations: list[Evaluation]) -> Evaluation:
+    """One evaluation of all the statements of several: every tally summed (a micro-average)."""
+    out = Evaluation()
+    for e in evaluations:
+        out.statements += e.statements
+        out.failures += e.failures
+        out.confidences += e.confidences
+        for name, tally in e.tallies.items():
+            out.tallies[name].add(tally.hits, tally.total)
+    return out
+
+
+# ---------------------------------------------------------------- by fold
+
+@dataclass
+class FoldedEvaluation:
+    """Figures per held-out fold and pooled over them, with what the run was."""
+
+    mode: str  # "cv" or "locked"
+    folds: list  # (fold, Evaluation)
+    unassigned: int = 0  # labelled statements without a fold (not measured)
+    date: str = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).date().isoformat())
+
+    @property
+    def pooled(self) -> Evaluation:
+        return pooled([e for _fold, e in self.folds])
+
+
+def _in_fold(statements: list[dict], folds) -> list[dict]:
+    return [s for s in statements if s.get("fold") in folds]
+
+
+def require_folds(statements: list[dict]):
+    if not any(s.get("fold") for s in statements):
+        raise LabelsError("no labelled statement has a fold: run `kb folds --assign` first")
+
+
+def cross_validate(statements: list[dict], fit: Fit) -> FoldedEvaluation:
+    """For each cv fold: fit on the other cv folds, score this one. The locked fold is never touched."""
+    require_folds(statements)
+    result = FoldedEvaluation("cv", [], unassigned=sum(not s.get("fold") for s in statements))
+    for fold in CV_FOLDS:
+        test = _in_fold(statements, {fold})
+        checker = fit(_in_fold(statements, set(CV_FOLDS) - {fold}))
+        result.folds.append((fold, evaluate(checker, test) if test else Evaluation()))
+    return result
+
+
+def locked_test(statements: list[dict], fit: Fit) -> FoldedEvaluation:
+    """Fit on all cv folds, score the locked fold. Run it rarely: no decision is made on its figures."""
+    require_folds(statements)
+    test = _in_fold(statements, {LOCKED})
+    checker = fit(_in_fold(statements, set(CV_FOLDS)))
+    return FoldedEvaluation("locked", [(LOCKED, evaluate(checker, test) if test else Evaluation())],
+                            unassigned=sum(not s.get("fold") for s in statements))
+
+
+def as_json(evaluations: list[tuple[str, Evaluation]], failures: bool = True) -> dict:
+    """{"goals": ..., "sets": [{"labels", "statements", "figures", "failures"[, "calibration"]}, ...]}: what
+    `kb eval --save` writes (the site reads it)."""
+    sets = []
+    for path, e in evaluations:
+        entry = {"labels": path, "statements": e.statements, "figures": e.figures}
+        if failures:
+            entry["failures"] = [{"id": sid, "problems": problems} for sid, problems in e.failures]
+        if e.calibration is not None:
+            entry["calibration"] = e.calibration
+        sets.append(entry)
+    return {"goals": {name: f"{op} {goal}" for name, (op, goal) in GOALS.items()}, "sets": sets}
+
+
+def folded_json(result: FoldedEvaluation, what: str = "Caveat") -> dict:
+    """as_json's shape (one set per fold, then the pooled one), plus the mode and date. The locked fold's failures
+    are left out: no one should look at them."""
+    sets = [(fold, e) for fold, e in result.folds]
+    if result.mode == "cv":
+        sets.append(("pooled (cv1-cv5)", result.pooled))
+    data = as_json(sets, failures=result.mode == "cv")
+    data.update(mode=result.mode, date=result.date, checker=what, unassigned=result.unassigned)
+    return data
 
 
 def report_lines(evaluation: Evaluation) -> list[str]:
@@ -149,4 +304,42 @@ def report_lines(evaluation: Evaluation) -> list[str]:
         goal = GOALS.get(name)
         mark = "" if goal is None else ("  (goal " + f"{goal[0]} {goal[1]:.2f}: " + ("met" if evaluation.meets(name) else "NOT met") + ")")
         lines.append(f"{label:>24}: {value}  [{tally.hits}/{tally.total}]{mark}")
+    if evaluation.calibration:
+        c = evaluation.calibration
+        lines.append(f"{'calibration':>24}: ECE ({CALIBRATION_BINS} bins) {c['ece']:.2f}, Brier score {c['brier']:.2f} "
+                     f"over {c['findings']} findings")
     return lines
+
+
+def folded_report_lines(result: FoldedEvaluation, what: str = "Caveat", source: str = "statements/*.yaml") -> list[str]:
+    """The dated header, (for cv) each failure, then one row per figure: per fold, pooled, [hits/total] and goal."""
+    measured = sum(e.statements for _f, e in result.folds)
+    if result.mode == "locked":
+        header = (f"== {what} on the LOCKED TEST FOLD, {result.date}: {measured} statements of {source}, checker fitted "
+                  "on cv1-cv5. Run rarely; no decision is made on these figures.")
+    else:
+        header = (f"== {what}, 5-fold cross-validation, {result.date}: {measured} statements of {source} in cv1-cv5, "
+                  "each fold scored by a checker fitted on the other four.")
+    lines = [header]
+    if result.unassigned:
+        lines.append(f"({result.unassigned} labelled statements have no fold and are not measured: run `kb folds --assign`.)")
+    if result.mode == "cv":
+        lines += [f"{fold} {sid}: {'; '.join(problems)}" for fold, e in result.folds for sid, problems in e.failures]
+    columns = [(fold, e) for fold, e in result.folds] + ([("pooled", result.pooled)] if result.mode == "cv" else [])
+    total = columns[-1][1]
+    lines.append(f"{'':>24}  " + " ".join(f"{name:>6}" for name, _ in columns))
+    lines.append(f"{'statements':>24}: " + " ".join(f"{e.statements:>6}" for _, e in columns))
+    for name, label in FIGURE_NAMES.items():
+        values = " ".join(f"{_show(e.tallies[name].rate):>6}" for _, e in columns)
+        tally, goal = total.tallies[name], GOALS.get(name)
+        mark = "" if goal is None else f"  (goal {goal[0]} {goal[1]:.2f}: {'met' if total.meets(name) else 'NOT met'})"
+        lines.append(f"{label:>24}: {values}  [{tally.hits}/{tally.total}]{mark}")
+    if any(e.calibration for _, e in columns):
+        for key, label in (("ece", f"calibration ECE ({CALIBRATION_BINS} bins)"), ("brier", "Brier score")):
+            values = " ".join(f"{_show(e.calibration[key] if e.calibration else None):>6}" for _, e in columns)
+            lines.append(f"{label:>24}: {values}  [{total.calibration['findings'] if total.calibration else 0} findings]")
+    return lines
+
+
+def _show(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

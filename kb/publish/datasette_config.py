@@ -37,6 +37,7 @@ TABLE_SOURCES = {
     "conditions": "claims/<source id>.yaml", "claims": "claims/<source id>.yaml",
     "claim_context": "claims/<source id>.yaml", "contrasts": "claims/<source id>.yaml",
     "statements": "statements/*.yaml", "statement_claims": "statements/*.yaml",
+    "changes": "changes.yaml (one entry per corrected claim and field)",
     "edges": "built by kb.graph from all of the above",
     "checks": "kb build runs the checker over statements/*.yaml",
     "findings": "kb build runs the checker over statements/*.yaml",
@@ -55,10 +56,12 @@ FACETS = {
     "context_keys": ["scope"],
     "checks": ["verdict", "label_verdict", "agrees"],
     "findings": ["number", "tier", "claim_id"],
+    "changes": ["field", "date", "source_id"],
 }
 
 SORT = {"claims": ("sort", "id"), "sources": ("sort_desc", "date"), "statements": ("sort", "id"),
-        "settings": ("sort", "id"), "models": ("sort", "id"), "behaviours": ("sort", "id")}
+        "settings": ("sort", "id"), "models": ("sort", "id"), "behaviours": ("sort", "id"),
+        "changes": ("sort_desc", "date")}
 
 
 # ---------------------------------------------------------------- metadata: what the data is

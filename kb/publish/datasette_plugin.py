@@ -170,6 +170,7 @@ def claim_page(datasette, data: Served, claim_id: str) -> dict | None:
         "source": _source(datasette, source) if source else None,
         "contrasts": _contrasts(datasette, kb, claim),
         "statements": _statements(datasette, data, claim),
+        "corrections": _corrections(datasette, kb, claim),
         "graph_url": graph_url(datasette, claim.id),
     }
 
@@ -217,6 +218,13 @@ def _contrasts(datasette, kb, claim) -> list[dict]:
                      "note": note, "source_id": kb.claim_sources.get(other.id), "verification": other.verification,
                      "verification_warning": VERIFICATION_WARNINGS.get(other.verification)})
     return rows
+
+
+def _corrections(datasette, kb, claim) -> list[dict]:
+    """The claim's entries in the data changelog (the `changes` table), oldest first."""
+    return [{"date": c.date, "field": c.field, "old": c.old, "new": c.new, "why": c.why, "locator": c.locator,
+             "source": c.source, "source_url": row_url(datasette, "sources", c.source)}
+            for c in kb.changes_by_claim.get(claim.id, [])]
 
 
 def _statements(datasette, data: Served, claim) -> list[dict]:

@@ -5,6 +5,7 @@
     entities         models/, behaviours/ and the conditions glossary
     ledger           ledger.md           statements, verdicts, distortion statistics
     contrast_charts  charts.md           charts chosen from the contrasts in the data
+    changelog        changelog.md        every correction to a published claim (changes.yaml)
     handwritten      site/*.md           hand-written pages with placeholders filled from the data
 
 The output is plain Markdown with YAML front matter, so the site engine (mkdocs today) can change
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from kb.graph import build_graph
 from kb.publish.sitegen.cards import card_pages
+from kb.publish.sitegen.changelog import changelog_page
 from kb.publish.sitegen.checker_data import eval_figures, machine_verdicts
 from kb.publish.sitegen.contrast_charts import charts_page, contrast_charts
 from kb.publish.sitegen.entities import entity_pages
@@ -40,7 +42,7 @@ def generated_pages(site: SiteData, charts: list) -> dict[str, str]:
     """docs path -> Markdown for every generated page."""
     pages: dict[str, str] = {}
     for family in (card_pages(site), source_pages(site, charts), entity_pages(site), ledger_page(site),
-                   charts_page(site, charts)):
+                   charts_page(site, charts), changelog_page(site)):
         clash = pages.keys() & family.keys()
         if clash:
             raise SiteError(f"two page families both generate {sorted(clash)}")

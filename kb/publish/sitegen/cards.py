@@ -12,6 +12,7 @@ from kb.graph import neighbourhood, node_id
 from kb.publish.bibtex import bibtex_entry
 from kb.publish.svg import graph_svg
 from kb.publish.sitegen import markup
+from kb.publish.sitegen.changelog import CHANGELOG, change_cells
 from kb.publish.sitegen.diagrams import graph_href
 from kb.publish.sitegen.ledger import dropped_keys, human_verdict, machine_line
 from kb.publish.sitegen.site_data import CLAIMS_INDEX, LEDGER
@@ -38,8 +39,20 @@ def card(site, claim) -> str:
              f"Claim `{claim.id}` · permanent link: `claims/{claim.id}/`\n\n",
              markup.status_admonition(claim), _faithful(site, claim), _number(site, claim, page),
              _key_conditions(site, claim, page), _setting(site, claim, page), _source(site, claim, page),
-             _contrasts(site, claim, page), _reported(site, claim, page), _bibtex(site, claim), _diagram(site, claim, page)]
+             _contrasts(site, claim, page), _reported(site, claim, page), corrections(site, claim, page),
+             _bibtex(site, claim), _diagram(site, claim, page)]
     return "".join(parts)
+
+
+def corrections(site, claim, page) -> str:
+    """The claim's own entries in the data changelog (changes.yaml), oldest first."""
+    changes = site.kb.changes_by_claim.get(claim.id, [])
+    head = "## Corrections\n\n"
+    if not changes:
+        return head + f"None recorded ({markup.link('data changelog', markup.relative(page, CHANGELOG))}).\n\n"
+    rows = [[markup.text(c.date), *change_cells(site, c, page)] for c in changes]
+    return (head + markup.table(["Date", "Field", "Was", "Now", "Why", "Source"], rows)
+            + f"\nAll corrections: {markup.link('data changelog', markup.relative(page, CHANGELOG))}.\n\n")
 
 
 def _faithful(site, claim) -> str:

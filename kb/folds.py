@@ -1,0 +1,179 @@
+"""Evaluation folds: which statements the checker may be fitted on and which it is measured on.
+
+Every labelled statement sits in one of five cross-validation folds (cv1–cv5) or in the locked test fold. Statements
+from the same original page go together — its `url`, else its `who` and `date` — so a page never sits on both sides
+of a train/test split. A page's fold comes from a stable hash of its key: anyone assigning the same page gets the
+same fold, on any branch, in any order, and adding statements never moves the ones already assigned.
+
+`assign_folds(root)` writes `fold: …` into the statement files in place, one inserted line per statement, leaving
+every other line (comments, quoting, wrapping) as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb import schema
+
+CV_FOLDS = tuple(f for f in schema.FOLDS if f != "locked")
+LOCKED = "locked"
+LOCKED_SHARE = 0.2  # of pages; the rest is spread evenly over the cv folds
+
+
+class FoldError(Exception):
+    """A statement file that cannot take a fold line as it is written (the message names file, line and fix)."""
+
+
+def page_key(statement) -> str:
+    """The original page a statement comes from: its url (without fragment or trailing slash), else who + date."""
+    url = getattr(statement, "url", None)
+    if isinstance(url, str) and url.strip():
+        url = url.strip().split("#", 1)[0].rstrip("/")
+        scheme, _, rest = url.partition("://")
+        host, slash, path = rest.partition("/")
+        return f"url:{scheme.lower()}://{host.lower()}{slash}{path}"
+    return f"who:{(getattr(statement, 'who', None) or '').strip()}|date:{getattr(statement, 'date', None) or ''}"
+
+
+def fold_for(key: str) -> str:
+    """The fold a page key hashes to: about 20% locked, the rest spread over cv1–cv5."""
+    point = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") / 2 ** 64
+    if point < LOCKED_SHARE:
+        return LOCKED
+    index = int((point - LOCKED_SHARE) / (1 - LOCKED_SHARE) * len(CV_FOLDS))
+    return CV_FOLDS[min(index, len(CV_FOLDS) - 1)]
+
+
+def pages(statements) -> dict[str, list]:
+    """page key -> its statements, in file order."""
+    grouped = defaultdict(list)
+    for statement in statements:
+        grouped[page_key(statement)].append(statement)
+    return dict(grouped)
+
+
+def planned_folds(statements) -> dict[str, str]:
+    """statement id -> fold for every statement without one. A page that already has a fold keeps it for its new
+    statements (so a page never spans two folds); a new page gets the fold its key hashes to."""
+    plan = {}
+    for key, members in pages(statements).items():
+        given = sorted({s.fold for s in members if s.fold})
+        fold = given[0] if given else fold_for(key)
+        plan.update({s.id: fold for s in members if not s.fold})
+    return plan
+
+
+# ---------------------------------------------------------------- writing the fold into the files
+
+_KEY_LINE = re.compile(r"^(?P<lead>\s*(?:-\s+)?)(?P<key>url|who)\s*:")
+
+
+def fold_line_edits(text: str, statements: list, plan: dict, rel: str) -> str:
+    """The file's text with a `fold:` line after each planned statement's `url:` (else `who:`) line and its
+    continuation lines; nothing else changes."""
+    lines = text.splitlines(keepends=True)
+    inserts = {}  # line index after which to insert -> text
+    for statement in statements:
+        if statement.id not in plan:
+            continue
+        key = "url" if statement.url else "who"
+        number = statement.line_of(key)
+        match = _KEY_LINE.match(lines[number - 1]) if 0 < number <= len(lines) else None
+        if match is None or match.group("key") != key:
+            raise FoldError(f"{rel}:{number}: statement {statement.id}: its '{key}:' is not on a line of its own, so a "
+                            f"fold line cannot be added there\n    fix: write the statement in block style (one "
+                            f"'field: value' per line), or add 'fold: {plan[statement.id]}' by hand")
+        indent = " " * len(match.group("lead"))
+        end = number  # the last line of the value: continuation lines are indented deeper than the key
+        while end < len(lines) and _continues(lines[end], len(indent)):
+            end += 1
+        newline = "\r\n" if lines[end - 1].endswith("\r\n") else "\n"
+        if not lines[end - 1].endswith(("\n", "\r")):
+            lines[end - 1] += newline
+        inserts[end] = f"{indent}fold: {plan[statement.id]}{newline}"
+    out = []
+    for index, line in enumerate(lines, start=1):
+        out.append(line)
+        if index in inserts:
+            out.append(inserts[index])
+    return "".join(out)
+
+
+def _continues(line: str, key_indent: int) -> bool:
+    stripped = line.lstrip(" ")
+    return bool(stripped.strip()) and not stripped.startswith("#") and len(line) - len(stripped) > key_indent
+
+
+@dataclass
+class FoldReport:
+    """What `kb folds` shows: statements per fold and verdict, how many pages, and what --assign wrote."""
+
+    counts: dict = field(default_factory=dict)  # fold (or None) -> Counter of verdicts
+    pages: dict = field(default_factory=dict)  # fold (or None) -> number of pages
+    assigned: dict = field(default_factory=dict)  # file -> number of fold lines written
+
+
+def fold_counts(statements) -> FoldReport:
+    report = FoldReport()
+    for statement in statements:
+        label = statement.label
+        verdict = (label.verdict or "verdict_any") if label is not None else "unlabelled"
+        report.counts.setdefault(statement.fold, Counter())[verdict] += 1
+    by_fold = defaultdict(set)
+    for key, members in pages(statements).items():
+        for statement in members:
+            by_fold[statement.fold].add(key)
+    report.pages = {fold: len(keys) for fold, keys in by_fold.items()}
+    return report
+
+
+def assign_folds(root: Path) -> FoldReport:
+    """Give every statement without a fold its page's fold, writing the files in place; returns the new counts.
+
+    Raises kb.build.InvalidData when the knowledge base does not validate (nothing is written then), and FoldError
+    when a statement is written so that a line cannot be inserted (nothing is written then either)."""
+    from kb.build import load_valid
+
+    root = Path(root)
+    kb = load_valid(root)
+    statements = list(kb.statements.values())
+    plan = planned_folds(statements)
+    by_file = defaultdict(list)
+    for statement in statements:
+        by_file[statement.file].append(statement)
+    texts = {}
+    for rel, members in by_file.items():
+        if any(s.id in plan for s in members):
+            path = root / rel
+            texts[path] = fold_line_edits(path.read_text(encoding="utf-8"), members, plan, rel)
+    for path, text in texts.items():  # every file edited in memory first: a FoldError leaves all of them untouched
+        path.write_text(text, encoding="utf-8")
+    for statement in statements:
+        statement.fold = statement.fold or plan.get(statement.id)
+    report = fold_counts(statements)
+    report.assigned = {rel: sum(s.id in plan for s in members) for rel, members in by_file.items()
+                       if any(s.id in plan for s in members)}
+    return report
+
+
+def report_lines(report: FoldReport) -> list[str]:
+    """A table: one row per fold (and 'none'), one column per verdict, then statements and pages."""
+    columns = [*schema.VERDICTS, "verdict_any", "unlabelled"]
+    columns = [c for c in columns if c in schema.VERDICTS or any(c in n for n in report.counts.values())]
+    order = [*schema.FOLDS, None]
+    rows = [f for f in order if f in report.counts]
+    widths = [max(len(c), 4) for c in columns]
+    lines = ["fold    " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths)) + f" {'statements':>10} {'pages':>6}"]
+    totals = Counter()
+    for fold in rows:
+        counts = report.counts[fold]
+        totals.update(counts)
+        lines.append(f"{fold or 'none':<8}" + " ".join(f"{counts.get(c, 0):>{w}}" for c, w in zip(columns, widths))
+                     + f" {sum(counts.values()):>10} {report.pages.get(fold, 0):>6}")
+    lines.append(f"{'all':<8}" + " ".join(f"{totals.get(c, 0):>{w}}" for c, w in zip(columns, widths))
+                 + f" {sum(totals.values()):>10} {sum(report.pages.values()):>6}")
+    return lines

@@ -1,0 +1,139 @@
+"""kb eval --cv / --locked: each fold scored by a checker fitted on the other cv folds, figures per fold and pooled,
+only match-tier findings counted, calibration when findings carry a confidence."""
+
+import datetime
+import json
+import re
+import shutil
+
+import pytest
+
+from kb.check.evaluate import (Evaluation, cross_validate, expected_calibration_error, folded_report_lines,
+                               locked_test, score_statement, shared_fit)
+from kbtest import copy_data, run_kb
+
+FOLDS = ["cv1", "cv2", "cv3", "cv4", "cv5", "locked"]
+
+
+def _statements():
+    """Two statements per fold, each reporting one (model, behaviour) with one key dropped."""
+    return [{"id": f"{fold}-{i}", "text": f"statement {fold} {i}", "fold": fold, "verdict": "missing_context",
+             "missing": ["goal_nudge"], "present": ["rate"], "reports": [{"model": "o1", "behaviour": "sandbagging"}]}
+            for fold in FOLDS for i in range(2)]
+
+
+class AlwaysFlags:
+    """A checker with a fixed answer: every statement reports o1 sandbagging and drops the goal nudge (right for
+    every statement of _statements), as a match or only as a suggestion, with or without a confidence."""
+
+    def __init__(self, train, tier="match", confidence=None):
+        self.train, self.tier, self.confidence = train, tier, confidence
+
+    def check_many(self, items):
+        for sid, text in items:
+            finding = {"model": "o1", "behaviour": "sandbagging", "tier": self.tier, "missing_context": ["goal_nudge"]}
+            if self.confidence is not None:
+                finding["confidence"] = self.confidence
+            yield {"id": sid, "verdict": "missing_context" if self.tier == "match" else "no_claim",
+                   "findings": [finding]}
+
+
+def test_each_cv_fold_is_scored_by_a_checker_fitted_on_the_other_cv_folds_only():
+    trained_on = []
+
+    def fit(train):
+        trained_on.append(sorted({s["fold"] for s in train}))
+        return AlwaysFlags(train)
+
+    result = cross_validate(_statements(), fit)
+    assert [fold for fold, _e in result.folds] == FOLDS[:5]
+    assert trained_on == [sorted(set(FOLDS[:5]) - {f}) for f in FOLDS[:5]]  # never the held-out fold, never locked
+    assert [e.statements for _f, e in result.folds] == [2] * 5 and result.pooled.statements == 10
+    assert result.pooled.figures["flag_accuracy"] == 1.0 and result.pooled.figures["missing_context_recall"] == 1.0
+
+
+def test_the_locked_fold_is_scored_by_a_checker_fitted_on_all_cv_folds():
+    trained_on = []
+    result = locked_test(_statements(), lambda train: trained_on.append({s["fold"] for s in train}) or AlwaysFlags(train))
+    assert trained_on == [set(FOLDS[:5])]
+    assert [(fold, e.statements) for fold, e in result.folds] == [("locked", 2)]
+    header = folded_report_lines(result)[0]
+    assert "LOCKED TEST FOLD" in header and datetime.date.today().isoformat()[:4] in header
+
+
+def test_only_match_tier_findings_count_for_recall_and_false_alarms():
+    label = _statements()[0] | {"present": ["goal_nudge"], "missing": []}
+    for tier, expected in (("match", 1), ("suggest", 0)):
+        evaluation = Evaluation()
+        [result] = AlwaysFlags([], tier=tier).check_many([("x", "text")])
+        score_statement(evaluation, label, result)
+        assert evaluation.tallies["claim_recall"].hits == expected
+        assert evaluation.tallies["false_alarm_rate"].hits == expected
+    evaluation = Evaluation()
+    score_statement(evaluation, label, {"verdict": "missing_context", "findings": [{"model": "o1", "behaviour":
+                                        "sandbagging", "missing_context": ["goal_nudge"]}]})  # no tier: not a match
+    assert evaluation.tallies["claim_recall"].hits == 0 and evaluation.tallies["false_alarm_rate"].hits == 0
+
+
+def test_calibration_is_scored_only_when_findings_carry_a_confidence():
+    plain = cross_validate(_statements(), lambda train: AlwaysFlags(train))
+    assert plain.pooled.calibration is None
+    assert not any("ECE" in line for line in folded_report_lines(plain))
+    confident = cross_validate(_statements(), lambda train: AlwaysFlags(train, confidence=0.75))
+    # Every finding is right and says 0.75: ECE |0.75 - 1| = 0.25, Brier 0.0625.
+    assert confident.pooled.calibration == {"ece": 0.25, "brier": 0.0625, "findings": 10}
+    lines = folded_report_lines(confident)
+    assert any(re.search(r"calibration ECE \(10 bins\):( +0\.25){6}", line) for line in lines), lines
+    assert any(re.search(r"Brier score:( +0\.06){6}", line) for line in lines), lines
+
+
+def test_expected_calibration_error_over_ten_bins():
+    pairs = [(0.95, True), (0.95, False), (0.15, False), (0.15, False), (1.0, True)]
+    # bin 9: confidences 0.95, 0.95, 1.0 (mean 0.9667), 2 of 3 right; bin 1: 0.15, 0.15, none right.
+    expected = 3 / 5 * abs(2.9 / 3 - 2 / 3) + 2 / 5 * 0.15
+    assert expected_calibration_error(pairs) == pytest.approx(expected)
+
+
+@pytest.mark.slow
+def test_eval_cv_and_locked_on_a_small_labelled_knowledge_base(tmp_path):
+    """The real checker, on a copy of the data whose statements are the labelled development set with folds."""
+    root = copy_data(tmp_path / "kb")
+    for path in (root / "statements").glob("*.yaml"):
+        if path.name != "labelled-development-set.yaml":
+            path.unlink()
+    assert run_kb("--root", str(root), "folds", "--assign").returncode == 0
+    folds = run_kb("--root", str(root), "folds").stdout.splitlines()
+    per_fold = {line.split()[0]: int(line.split()[-2]) for line in folds[1:]}
+    assert per_fold["all"] == 20 and "none" not in per_fold
+    save = tmp_path / "cv.json"
+    result = run_kb("--root", str(root), "eval", "--cv", "--save", str(save))
+    assert result.returncode == 0, result.stderr
+    cv_count = sum(n for fold, n in per_fold.items() if fold.startswith("cv"))
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    assert result.stdout.startswith(f"== Caveat, 5-fold cross-validation, {today}: {cv_count} statements")
+    header = next(line for line in result.stdout.splitlines() if line.split()[:1] == ["cv1"] and "pooled" in line)
+    assert header.split() == ["cv1", "cv2", "cv3", "cv4", "cv5", "pooled"]
+    for name in ("flag accuracy", "claim recall", "missing-context recall", "false-alarm rate", "misstated recall"):
+        row = next(line for line in result.stdout.splitlines() if line.strip().startswith(name + ":"))
+        assert len(re.findall(r"\d\.\d\d|n/a", row.split("[")[0])) == 6, row
+    saved = json.loads(save.read_text())
+    assert saved["mode"] == "cv" and saved["date"] == today
+    assert [s["labels"] for s in saved["sets"]] == ["cv1", "cv2", "cv3", "cv4", "cv5", "pooled (cv1-cv5)"]
+    assert saved["sets"][-1]["statements"] == cv_count
+    # The figures are the checker's on those statements: the pooled figures are kb eval's on the same statements.
+    locked = run_kb("--root", str(root), "eval", "--locked", "--json")
+    data = json.loads(locked.stdout)
+    assert data["mode"] == "locked" and data["sets"][0]["statements"] == per_fold.get("locked", 0)
+    assert "failures" not in data["sets"][0]  # no one looks at the locked fold's failures
+
+
+def test_eval_without_files_or_a_mode_is_a_usage_error():
+    result = run_kb("eval")
+    assert result.returncode == 2 and "--cv" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_eval_cv_without_folds_says_how_to_assign_them(tmp_path):
+    path = tmp_path / "labels.yaml"
+    path.write_text("statements:\n- {id: a, text: o1 lied 5% of the time., verdict: ok}\n")
+    result = run_kb("eval", "--cv", str(path))
+    assert result.returncode == 2 and "kb folds --assign" in result.stderr and "Traceback" not in result.stderr
