@@ -27,13 +27,13 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 ## The main job: validate, build the database (with the checker's verdicts), measure the checker on the
-## bundled labelled statements (the site shows the figures), build the explainer site, then serve it all.
+## bundled labelled statements (one summary line; the site shows the figures), build the explainer site, then serve
+## it all on one server: the data at /, the check page at /-/check, the site at /site/.
 run: setup
 	$(BIN)/kb validate
 	$(BIN)/kb build
-	$(BIN)/kb eval $(LABELS) --save build/eval.json
+	$(BIN)/kb eval $(LABELS) --save build/eval.json --summary
 	$(BIN)/kb site
-	@echo "Database: build/kb.db   Site: build/site/index.html   Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	$(BIN)/kb serve --port $(PORT)
 
 ## The test suite (browser tests need Debian's chromium; `make browser` installs it when it can).

@@ -33,7 +33,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
-from kb.build import ensure_database
+from kb.pipeline import ensure_database
 from kb.publish.serve import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,7 @@
-"""The build: validate -> graph -> database. What `kb build` runs, callable from Python."""
+"""The build: validate -> graph -> database, plus the stages the caller passes (kb.pipeline passes the checker).
+
+This module sits below the checker (which reads the data with `load_valid`), so it never imports kb.check.
+"""
 
 from __future__ import annotations
 
@@ -39,22 +42,33 @@ def load_valid(root: Path):
     return knowledge_base
 
 
-def build(root: Path, out: Path | None = None, extras=None, checks: bool = True) -> BuildResult:
-    """Validate the data under root and write the database (default build/kb.db).
+@dataclass(frozen=True)
+class Stage:
+    """A step that adds tables to the database: their layouts, and `rows(kb) -> {table: rows}` that fills them.
 
-    With `checks` (the default) the checker's verdicts on statements/ are stored too (tables checks, findings).
-    `extras(kb) -> (tables, rows)` lets other stages add their tables to the same file.
+    The build knows no stage by name: the caller (kb.pipeline) passes them, so this module imports nothing above it.
+    """
+
+    name: str
+    tables: tuple
+    rows: Callable
+
+
+def build(root: Path, out: Path | None = None, stages=(), run_stages: bool = True) -> BuildResult:
+    """Validate the data under root and write the database (default build/kb.db), with each stage's tables.
+
+    With `run_stages` False the stages' rows are skipped (a quicker build) but their tables still count in the
+    layout, so such a database is not stale to a caller that passes the same stages.
     """
     digest = data_hash(root)  # before reading: a file saved mid-build then leaves the database stale, not fresh
     knowledge_base = load_valid(root)
-    if checks and extras is None:
-        from kb.check.store import check_extras
-
-        extras = lambda kb_: check_extras(kb_, _checker_for(root, kb_))  # noqa: E731
     graph = build_graph(knowledge_base)
     out = Path(out) if out else default_database(root)
-    tables, rows = extras(knowledge_base) if extras else ([], {})
-    meta = {"data_hash": digest, "caveat_version": kb.__version__, "layout_hash": current_layout_hash()}
+    tables, rows = [], {}
+    for stage in stages if run_stages else ():
+        tables += list(stage.tables)
+        rows.update(stage.rows(knowledge_base))
+    meta = {"data_hash": digest, "caveat_version": kb.__version__, "layout_hash": layout_of(stages)}
     with _one_writer(out.parent), _sigterm_unwinds():
         remove_stale_temp_files(out.parent)
         write_database(knowledge_base, graph, out, meta, tables, rows)
@@ -106,19 +120,11 @@ def _sigterm_unwinds():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _checker_for(root: Path, knowledge_base):
-    from kb.check.checker import Checker
-    from kb.project import build_dir
-
-    return Checker(knowledge_base, cache_path=build_dir(root) / "cache" / "embeddings.npz")
-
-
-def current_layout_hash() -> str:
-    """The layout this code writes, counting the checker's tables (whether a build includes them or not)."""
-    from kb.check.store import CHECK_TABLES
+def layout_of(stages=()) -> str:
+    """The layout this code writes, counting every stage's tables (whether a build runs them or not)."""
     from kb.database import layout_hash
 
-    return layout_hash(CHECK_TABLES)
+    return layout_hash([table for stage in stages for table in stage.tables])
 
 
 def build_meta(path: Path) -> dict:
@@ -134,22 +140,22 @@ def build_meta(path: Path) -> dict:
         return {}
 
 
-def is_stale(root: Path, path: Path | None = None) -> bool:
+def is_stale(root: Path, path: Path | None = None, stages=()) -> bool:
     """True when the database is missing, was built from other data than what is on disk now, or was written by
-    code with another table layout."""
+    code with another table layout (counting `stages`' tables)."""
     meta = build_meta(path or default_database(root))
-    return meta.get("data_hash") != data_hash(root) or meta.get("layout_hash") != current_layout_hash()
+    return meta.get("data_hash") != data_hash(root) or meta.get("layout_hash") != layout_of(stages)
 
 
 def ensure_database(root: Path, path: Path | None = None,
-                    before_build: Callable[[Path], None] | None = None) -> Path:
-    """The database path, rebuilt first if it is missing or stale. Raises InvalidData for bad data.
+                    before_build: Callable[[Path], None] | None = None, stages=()) -> Path:
+    """The database path, rebuilt (with `stages`) first if it is missing or stale. Raises InvalidData for bad data.
 
     `before_build(path)` runs only when a rebuild is due, so a caller can say why it is waiting.
     """
     path = Path(path) if path else default_database(root)
-    if is_stale(root, path):
+    if is_stale(root, path, stages):
         if before_build:
             before_build(path)
-        build(root, path)
+        build(root, path, stages)
     return path

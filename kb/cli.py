@@ -82,7 +82,7 @@ def validate(obj):
 @click.pass_obj
 def build(obj, out, no_check):
     """Validate, then write the SQLite database (default build/kb.db), with the checker's verdicts on statements/."""
-    from kb.build import build as run_build
+    from kb.pipeline import build as run_build
 
     with exit_on_invalid_data():
         result = run_build(obj.root, out, checks=not no_check)
@@ -340,9 +340,10 @@ def patterns(obj, output):
               "cv1-cv5. Run it rarely: no decision is made on it.")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of text.")
+@click.option("--summary", is_flag=True, help="Print one line (the figures over all files) instead of each file's report.")
 @click.pass_obj
-def evaluate(obj, labels, mode, save, as_json):
-    """Measure the checker on labelled statements (the format of statements-dev.yaml); one or more files.
+def evaluate(obj, labels, mode, save, as_json, summary):
+    """Measure the checker on labelled statements (statements/ records, or files in that format); one or more files.
 
     Prints each statement the checker gets wrong, then flag accuracy, claim recall, missing-context recall,
     false-alarm rate and misstated recall, with the project's goals, for each file. With --cv or --locked it
@@ -368,6 +369,11 @@ def evaluate(obj, labels, mode, save, as_json):
     if save:
         save.parent.mkdir(parents=True, exist_ok=True)
         save.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if summary and not mode and not as_json:
+        from kb.check.evaluate import summary_line
+
+        click.echo(summary_line(evaluations) + f" Details: kb eval {' '.join(map(str, labels))}")
+        return
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else "\n".join(lines))
 
 
@@ -405,7 +411,7 @@ def folds(obj, assign):
     with exit_on_invalid_data():
         if assign:
             try:
-                report = assign_folds(obj.root)
+                report = assign_folds(obj.root, load_valid(obj.root))
             except FoldError as exc:
                 click.echo(str(exc), err=True)
                 sys.exit(1)
@@ -422,24 +428,33 @@ def folds(obj, assign):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (0 picks a free one).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database to serve (default build/kb.db).")
+@click.option("--site/--no-site", default=True, show_default=True,
+              help="Also serve the explainer site under /site/ (built first when missing or older than the data).")
 @click.option("--base-url", help="The public origin absolute URLs (ClaimReview) are made from, e.g. "
               "https://caveat.example.org (default http://HOST:PORT). Never taken from the request's Host header.")
 @click.pass_obj
-def serve(obj, host, port, db, base_url):
-    """Serve the knowledge base with Datasette: browse claims, check a draft at /-/check, see the graph.
+def serve(obj, host, port, db, site, base_url):
+    """Serve the knowledge base: browse claims, check a draft at /-/check, see the graph, read the site at /site/.
 
-    Builds the database first if it is missing or older than the data.
+    Builds the database and the site first if they are missing or older than the data.
     """
-    from kb.publish.serve import serve as run_serve
+    from kb.publish.serve import ServeError, serve as run_serve
+    from kb.publish.sitegen.site_data import SiteError
 
-    run_serve(obj.root, host=host, port=port, db=db, base_url=base_url)
+    try:
+        with exit_on_invalid_data():
+            run_serve(obj.root, host=host, port=port, db=db, site=site, base_url=base_url)
+    except (ServeError, SiteError) as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(1)
 
 
 @cli.command()
-@click.option("--serve", "preview", is_flag=True, help="Preview the site at http://127.0.0.1:8000 instead of only building it.")
+@click.option("--serve", "preview", is_flag=True, help="Preview the site (default http://127.0.0.1:8000) instead of only building it.")
+@click.option("--port", default=8000, show_default=True, type=int, help="With --serve: the port to preview on (0 picks a free one).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to build (default build/site).")
 @click.pass_obj
-def site(obj, preview, out):
+def site(obj, preview, port, out):
     """Generate the explainer site's pages from the data and build it with mkdocs (strict) into build/site/."""
     from kb.publish.site import build_site, serve_site
     from kb.publish.sitegen.site_data import SiteError
@@ -447,11 +462,15 @@ def site(obj, preview, out):
     try:
         with exit_on_invalid_data():
             if preview:
-                serve_site(obj.root)
+                serve_site(obj.root, port=port, out=out, echo=click.echo)
             else:
                 click.echo(f"Built the site in {build_site(obj.root, out)}.")
     except SiteError as exc:
         click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    except OSError as exc:  # the preview port is taken
+        click.secho(f"Error: cannot serve the site on port {port} ({exc.strerror}); pass --port N (0: any free port).",
+                    fg="red", err=True)
         sys.exit(1)
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # Columns derived from others (or provenance): a change shows up in the fields they are made from.
-DERIVED = {"label", "value_display", "file", "line"}
+DERIVED = {"label", "value_display", "file", "line", "faithful_wording"}
 
 
 class DiffError(Exception):

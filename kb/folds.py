@@ -5,7 +5,7 @@ from the same original page go together — its `url`, else its `who` and `date`
 of a train/test split. A page's fold comes from a stable hash of its key: anyone assigning the same page gets the
 same fold, on any branch, in any order, and adding statements never moves the ones already assigned.
 
-`assign_folds(root)` writes `fold: …` into the statement files in place, one inserted line per statement, leaving
+`assign_folds(root, kb)` writes `fold: …` into the statement files in place, one inserted line per statement, leaving
 every other line (comments, quoting, wrapping) as it was.
 """
 
@@ -131,15 +131,12 @@ def fold_counts(statements) -> FoldReport:
     return report
 
 
-def assign_folds(root: Path) -> FoldReport:
+def assign_folds(root: Path, kb) -> FoldReport:
     """Give every statement without a fold its page's fold, writing the files in place; returns the new counts.
 
-    Raises kb.build.InvalidData when the knowledge base does not validate (nothing is written then), and FoldError
-    when a statement is written so that a line cannot be inserted (nothing is written then either)."""
-    from kb.build import load_valid
-
+    `kb` is the validated knowledge base at root (the caller validates first: nothing is written for invalid data).
+    Raises FoldError when a statement is written so that a line cannot be inserted (nothing is written then)."""
     root = Path(root)
-    kb = load_valid(root)
     statements = list(kb.statements.values())
     plan = planned_folds(statements)
     by_file = defaultdict(list)

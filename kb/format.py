@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 PERCENT_METRICS = {"rate", "conditional_rate"}
 POINT_METRICS = {"accuracy_drop", "difference"}
 # The condition values that say a setting lacked the condition (e.g. goal_nudge with value: none).
@@ -27,6 +29,18 @@ def format_value(claim) -> str:
         shown = f"{claim.value:g}"
     bound = BOUND_WORDS.get(getattr(claim, "bound", None))
     return f"{bound} {shown}" if bound else shown
+
+
+# How a statement's number compares with its claim (the `number` field of `kb check`), in words.
+NUMBER_WORDS = {"match": "matches the source", "mismatch": "does not match the source",
+                "other_condition": "belongs to another condition", "unsupported": "is not supported by any source",
+                "absent": "no number given"}
+
+
+def format_number(value: float, metric: str | None) -> str:
+    """A bare number (a statement's, or a claim's value) written as a claim of that metric writes its value: 0.05 as
+    a rate is '5%', not '0.05'."""
+    return format_value(SimpleNamespace(value=value, metric=metric or "rate", value_text=str(value)))
 
 
 def claim_label(kb, claim) -> str:

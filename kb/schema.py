@@ -186,7 +186,7 @@ CLAIM = RecordType(
            "fixed count per cell.", nullable=True),
         _f("denominator", "text", "The runs or cases this cell's value is a share of, as the source gives it."),
         _f("setting", "ref", "The setting (conditions) the value was measured under.", required=True, target="setting"),
-        _f("key_context", "refs", "The context keys a faithful report must convey (ANNOTATION.md §2).", required=True,
+        _f("key_context", "refs", "The context keys a faithful report must convey (statements/LABELLING.md).", required=True,
            target="context"),
         _f("contrasts", "records", "Claims that differ from this one by one condition, or report it from another source.",
            target="contrast"),
@@ -205,7 +205,7 @@ CLAIM = RecordType(
 
 LABEL = RecordType(
     "label",
-    "A human judgement of a statement under ANNOTATION.md.",
+    "A human judgement of a statement under the labelling guide (statements/LABELLING.md).",
     (
         _f("verdict", "enum", "The expected verdict.", choices=VERDICTS),
         _f("verdict_any", "enums", "Acceptable verdicts when more than one is defensible.", choices=VERDICTS),

@@ -88,12 +88,14 @@ def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 3
 
 
 @contextmanager
-def kb_serve(database: Path, warm_urls=(), timeout: float = 60):
+def kb_serve(database: Path, warm_urls=(), timeout: float = 60, site: bool = False):
     """The real `kb serve` on a free loopback port; yields its base URL once it (and each warm URL) answers.
-    Stopped with Ctrl-C (SIGINT), as a user stops it, then killed if it hangs."""
+    Stopped with Ctrl-C (SIGINT), as a user stops it, then killed if it hangs. With `site`, it serves the explainer
+    site too (building it next to the database first, which takes a minute or two)."""
     require_browser()
     port = free_port("127.0.0.1", 0)
-    command = [sys.executable, "-m", "kb.cli", "--root", str(ROOT), "serve", "--db", str(database), "--port", str(port)]
+    command = [sys.executable, "-m", "kb.cli", "--root", str(ROOT), "serve", "--db", str(database), "--port", str(port),
+               "--site" if site else "--no-site"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -24,7 +24,7 @@ def fill_then_wait(path, *args):
     Path(sys.argv[3]).write_text(str(path))
     time.sleep(120)
 kb.database._fill = fill_then_wait
-build(Path(sys.argv[1]), Path(sys.argv[2]), checks=False)
+build(Path(sys.argv[1]), Path(sys.argv[2]))
 """
 
 
@@ -59,6 +59,6 @@ def test_the_next_build_removes_what_a_killed_build_left(tmp_path):
         path.write_bytes(b"half a database")
     unrelated = out.parent / "notes.db"
     unrelated.write_bytes(b"mine")
-    build(root, out, checks=False)
+    build(root, out)
     assert out.exists() and unrelated.exists()
     assert [p for p in left if p.exists()] == []

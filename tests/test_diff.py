@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from kb.build import build
+from kb.pipeline import build
 from kb.diff import diff_databases
 from kbtest import ROOT, copy_data, run_kb
 

@@ -24,7 +24,8 @@ import pytest
 from datasette.app import SETTINGS, Datasette
 from markupsafe import escape
 
-from kb.build import build, load_valid
+from kb.build import Stage, load_valid
+from kb.pipeline import build
 from kb.database import TABLES_BY_NAME, Table
 from kb.graph import build_graph, neighbourhood
 from kb.project import data_hash
@@ -276,18 +277,21 @@ def test_claim_page_shows_the_checkers_verdicts_from_the_built_database(get, ser
                                      "(select statement_id from statement_claims where claim_id = 'o1card-oversight')"))
     assert verdicts, "kb build stores the checker's verdicts"
     page = get("/kb/claims/o1card-oversight").text
-    for verdict in verdicts.values():
-        assert f'<span class="caveat-verdict caveat-verdict-{verdict}">{verdict}</span>' in page
+    labels = {"ok": "Faithful", "missing_context": "Missing context", "misstated": "Misstated", "no_claim": "No claim"}
+    for verdict in verdicts.values():  # in words, as the verdict card names it, never the raw id
+        assert f'<span class="caveat-verdict caveat-verdict-{verdict}">{labels[verdict]}</span>' in page
 
 
 def test_claim_page_shows_the_checkers_verdict_when_the_database_has_one(tmp_path, loop):
-    # The checker's `checks` table, as `kb build` will add it through its extras hook.
+    # A `checks` table, as the build's checker stage adds it.
+    from kb.build import build as build_with
+
     checks = Table("checks", "The checker's verdict per statement.", [("statement_id", str, "The statement."),
                    ("verdict", str, "The checker's verdict.")], ("statement_id",))
-    database = build(ROOT, tmp_path / "kb.db", extras=lambda kb: ([checks], {"checks": [
-        {"statement_id": "d12", "verdict": "misstated"}]})).path
+    stage = Stage("checks", (checks,), lambda kb: {"checks": [{"statement_id": "d12", "verdict": "misstated"}]})
+    database = build_with(ROOT, tmp_path / "kb.db", [stage]).path
     page = loop.run_until_complete(open_datasette(database, None, loop).client.get("/kb/claims/palisade-with-o3")).text
-    assert '<span class="caveat-verdict caveat-verdict-misstated">misstated</span> (disagrees)' in page
+    assert '<span class="caveat-verdict caveat-verdict-misstated">Misstated</span> (disagrees)' in page
 
 
 def test_source_page_links_its_bibtex(get):
@@ -507,11 +511,13 @@ def test_kb_serve_on_a_busy_port_says_how_to_pick_another(built_db):
 @pytest.mark.slow
 def test_kb_serve_prints_its_url_answers_and_stops_on_ctrl_c(built_db):
     port = free_port("127.0.0.1", 0)
-    command = [sys.executable, "-m", "kb.cli", "--root", str(ROOT), "serve", "--db", str(built_db), "--port", str(port)]
+    command = [sys.executable, "-m", "kb.cli", "--root", str(ROOT), "serve", "--db", str(built_db), "--port", str(port),
+               "--no-site"]  # the site's build and route have their own tests (test_serve_front, test_journey_browser)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        assert f"http://127.0.0.1:{port}/" in process.stdout.readline()
+        assert process.stdout.readline() == f"Check a statement:  http://127.0.0.1:{port}/-/check\n"
+        assert process.stdout.readline() == f"Browse the data:    http://127.0.0.1:{port}/\n"
         wait_until_answering(f"http://127.0.0.1:{port}/kb/claims/o1card-oversight", process)
     finally:
         process.send_signal(signal.SIGINT)

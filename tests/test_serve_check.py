@@ -23,7 +23,8 @@ from datasette.app import Datasette
 from markupsafe import escape
 
 from kb import schema
-from kb.build import build, load_valid
+from kb.build import load_valid
+from kb.pipeline import build
 from kb.publish.check_routes import MAX_BATCH_CHARS, MAX_BODY_BYTES, MAX_CHARS, MAX_STATEMENTS, verdict_card
 from kb.publish.claimreview import TERMS
 from kb.publish.datasette_config import metadata, settings

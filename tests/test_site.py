@@ -153,10 +153,13 @@ def _resolve(site: Path, html_path: Path, ref: str) -> tuple[Path, str]:
 
 @pytest.mark.slow
 def test_internal_links_resolve_to_built_files_and_anchors(site):
+    from kb.publish.site import caveat_settings
+
+    beside = set(caveat_settings(ROOT).values())  # the check page, the data, the graph: kb serve serves them
     broken = []
     for html_path in html_pages(site):
         for tag, attr, ref in page(html_path).refs:
-            if urlsplit(ref).scheme or ref.startswith("//"):
+            if urlsplit(ref).scheme or ref.startswith("//") or ref in beside:
                 continue  # links to the sources themselves (arxiv.org, openai.com) are meant to leave the site
             target, fragment = _resolve(site, html_path, ref)
             if not target.is_file():
@@ -357,14 +360,37 @@ def _checker_db(path: Path) -> Path:
 def test_ledger_shows_machine_verdicts_and_agreement_when_the_checker_has_run(tmp_path, knowledge_base):
     site = site_data(knowledge_base, _checker_db(tmp_path / "kb.db"))
     text = Page(_render(ledger_page(site)["ledger.md"])).text
-    assert "Checker: missing_context (agrees with the human label); flagged as dropped: Strong goal nudge" in text
+    assert "Checker: Missing context (agrees with the human label); flagged as dropped: Strong goal nudge" in text
     assert "It drops: strong goal nudge." in text
-    assert "Checker: misstated (disagrees with the human label)" in text
+    assert "Checker: Misstated (disagrees with the human label)" in text
     # A "suggest" finding is not a claim the statement reports: nothing flagged, no explanation.
-    assert "Checker: misstated (disagrees with the human label); flagged" not in text
+    assert "Checker: Misstated (disagrees with the human label); flagged" not in text
     assert "Possibly about o3." not in text
     assert "The checker agrees with the human label on 1 of 2 labelled statements it has checked." in text
     assert "Flagged by the checker" in text
+
+
+def test_ledger_speaks_in_words_not_ids(tmp_path, knowledge_base):
+    """Verdicts by their labels and claims by model and behaviour: no raw id such as missing_context or a claim id
+    wrapping over three lines (the id is in the card's address)."""
+    site = site_data(knowledge_base, _checker_db(tmp_path / "kb.db"))
+    markdown = ledger_page(site)["ledger.md"]
+    text = Page(_render(markdown)).text
+    raw = re.findall(r"(?:Verdict \(human label\)|Checker|also acceptable): (?:ok|missing_context|misstated|no_claim)\b", text)
+    assert raw == []  # (a curator's note may still name a verdict id in its own words)
+    assert "| missing_context |" not in markdown
+    assert "Verdict (human label): Missing context" in text
+    assert "[OpenAI o3 · Shutdown resistance](claims/palisade-with-o3.md)" in markdown
+    assert "`palisade-with-o3`" not in markdown
+
+
+def test_chart_headings_are_short_and_unique(knowledge_base):
+    from kb.publish.sitegen.contrast_charts import contrast_charts, headings
+
+    site = site_data(knowledge_base)
+    titles = headings(site, contrast_charts(knowledge_base))
+    assert titles and len(set(titles.values())) == len(titles)
+    assert max(len(t) for t in titles.values()) <= 100, max(titles.values(), key=len)  # they were up to 170
 
 
 def test_ledger_shows_human_labels_only_without_checker_tables(tmp_path, knowledge_base):
@@ -383,7 +409,8 @@ def test_accuracy_section_comes_from_eval_json_or_says_how_to_make_it(tmp_path, 
     saved.write_text('{"figures": {"flag_accuracy": 0.85, "false_alarm_rate": 0.125}, "statements": 20, '
                      '"labels": "/x/statements-heldout.yaml", "goals": {"flag_accuracy": ">= 0.9"}}')
     present = Page(_render(expand(site_data(knowledge_base, eval_path=saved), "checker.md", checker_page, {}, "checker.md"))).text
-    assert "flag_accuracy" in present and "85%" in present and "12.5%" in present and "at least 90%" in present
+    assert "Flag accuracy" in present and "85%" in present and "12.5%" in present and "at least 90%" in present
+    assert "flag_accuracy" not in present  # figures by name, not by id
     assert "Measured on 20 statements labelled in statements-heldout.yaml" in present
     several = tmp_path / "eval-sets.json"  # what `kb eval A B --save` writes: one column per labelled set
     several.write_text('{"goals": {"flag_accuracy": ">= 0.9"}, "sets": ['

@@ -1,6 +1,6 @@
-"""`kb eval`: run the checker on labelled statements and measure it (ANNOTATION.md's rules, five figures).
+"""`kb eval`: run the checker on labelled statements and measure it (the labelling guide's rules, statements/LABELLING.md; five figures).
 
-Labels use the format of shared/reference/statements-dev.yaml: each statement has `reports` (model and/or
+Labels use the format of tests/data/statements-heldout.yaml: each statement has `reports` (model and/or
 behaviour), `verdict` or `verdict_any`, `missing` and `present` context keys.
 
 `cross_validate` and `locked_test` measure on the knowledge base's own statements by their stored folds. What is
@@ -122,7 +122,7 @@ def load_labels(path: Path) -> list[dict]:
 
 
 def _flatten(item: dict) -> dict | None:
-    """Accept both label formats: the flat one of statements-dev.yaml and the knowledge base's statements/
+    """Accept both label formats: the flat one of tests/data/statements-heldout.yaml and the knowledge base's statements/
     records, whose label sits under `label:`."""
     if "label" not in item:
         return dict(item)
@@ -343,3 +343,16 @@ def folded_report_lines(result: FoldedEvaluation, what: str = "Caveat", source: 
 
 def _show(value) -> str:
     return "n/a" if value is None else f"{value:.2f}"
+def summary_line(evaluations: list[tuple[str, Evaluation]]) -> str:
+    """One line over all the files: the statements, how many the checker got wrong, and the five figures pooled
+    (each file's own figures: `kb eval` without --summary)."""
+    pooled = Evaluation()
+    for _path, evaluation in evaluations:
+        pooled.statements += evaluation.statements
+        pooled.failures += evaluation.failures
+        for name, tally in evaluation.tallies.items():
+            pooled.tallies[name].add(tally.hits, tally.total)
+    figures = [f"{FIGURE_NAMES[name]} {'n/a' if pooled.figures[name] is None else f'{pooled.figures[name]:.2f}'}"
+               for name in GOALS]
+    return (f"Checker on {pooled.statements} labelled statements in {len(evaluations)} file(s), pooled: "
+            f"{len(pooled.failures)} not as labelled; " + ", ".join(figures) + ".")

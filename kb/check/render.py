@@ -6,11 +6,10 @@ import textwrap
 
 import click
 
+from kb.format import NUMBER_WORDS, format_number
+
 VERDICT_STYLE = {"ok": ("OK", "green"), "missing_context": ("MISSING CONTEXT", "yellow"),
                  "misstated": ("MISSTATED", "red"), "no_claim": ("NO CLAIM", "blue"), None: ("ERROR", "red")}
-NUMBER_WORDS = {"match": "matches the source", "mismatch": "does not match the source",
-                "other_condition": "belongs to another condition", "unsupported": "is not supported by any source",
-                "absent": "no number given"}
 
 
 def _wrap(label: str, text: str, width: int = 100) -> str:
@@ -35,13 +34,21 @@ def render(result: dict, kb=None, color: bool | None = None) -> str:
     return "\n".join(lines)
 
 
+def _metric(finding: dict, kb) -> str:
+    """The kind of number the finding's claim has (a rate when the claim is unknown), so its values read as it does."""
+    claim = kb.claims.get(finding.get("claim")) if kb is not None else None
+    return claim.metric if claim else "rate"
+
+
 def _finding_lines(finding: dict, kb) -> list[str]:
     head = f"  • {finding['claim'] or 'unknown result'} ({finding['model']}, {finding['behaviour']}; score {finding['score']:.2f})"
     lines = [head]
     number = finding["number"]
-    if finding.get("reported_value") is not None:
-        lines.append(f"    number: {finding['reported_value']:.3g} {NUMBER_WORDS[number]}"
-                     + (f" (source: {finding['value']:.3g})" if finding.get("value") is not None and number != "match" else ""))
+    metric = _metric(finding, kb)
+    if finding.get("reported_value") is not None:  # written as the web writes it: "5%", not "0.05"
+        lines.append(f"    number: {format_number(finding['reported_value'], metric)} {NUMBER_WORDS[number]}"
+                     + (f" (source: {format_number(finding['value'], metric)})"
+                        if finding.get("value") is not None and number != "match" else ""))
     if finding["missing_context"]:
         labels = [kb.context[k].label if kb and k in kb.context else k for k in finding["missing_context"]]
         lines.append(f"    drops: {', '.join(labels)}")

@@ -37,8 +37,22 @@ CHECK_TABLES = [
 ]
 
 
+def check_stage(root):
+    """The build stage that stores the checker's verdicts (tables checks, findings), its embeddings cached under build/."""
+    from kb.build import Stage
+
+    def rows(knowledge_base):
+        from kb.check.checker import Checker
+        from kb.project import build_dir
+
+        checker = Checker(knowledge_base, cache_path=build_dir(root) / "cache" / "embeddings.npz")
+        return check_extras(knowledge_base, checker)[1]
+
+    return Stage("checks", tuple(CHECK_TABLES), rows)
+
+
 def check_extras(kb, checker=None):
-    """(tables, rows) for kb.build: run the checker over every statement in statements/."""
+    """(tables, rows): run the checker over every statement in statements/."""
     import kb as package
     from kb.check.checker import Checker
     from kb.check.embed import MODEL_NAME  # here: what reads CHECK_TABLES (is_stale, the server) needs no embedder

@@ -18,7 +18,7 @@ SERIES_COLOURS = ("#1e3a8a", "#c2410c", "#047857", "#6d28d9")  # all >= 4.5:1 ag
 WIDTH, PAD, LABEL_W, VALUE_W = 780, 10, 220, 150
 BAR_H, BAR_GAP, ROW_GAP, GROUP_H, LEGEND_H, AXIS_H = 13, 2, 8, 26, 20, 46
 LABEL_CHARS = 32
-STYLE = ("<style>.chart text{font:12px sans-serif;fill:#111827}.chart .group{font-weight:bold}"
+STYLE = ("<style>.chart text{font:13px sans-serif;fill:#111827}.chart .group{font-weight:bold}"
          ".chart .grid{stroke:#d1d5db;stroke-width:1}.chart .axis{stroke:#374151;stroke-width:1}"
          ".chart .rows{font-style:italic;fill:#374151}.chart a:hover rect{opacity:.8}</style>")
 

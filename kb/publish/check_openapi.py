@@ -7,7 +7,8 @@ the document cannot drift from the API. tests/test_serve_hardening.py fuzzes the
 from __future__ import annotations
 
 from kb.check.inputs import MAX_CHARS
-from kb.publish.datasette_plugin import json_response
+from kb.publish.check_routes import MAX_BATCH_CHARS, MAX_STATEMENTS
+from kb.publish.web import json_response
 
 # Every error code the API answers with: request errors (the body is not a request the API takes), and a
 # statement's own errors (the checker's, as in `kb check --jsonl`).
@@ -17,8 +18,6 @@ ERROR_CODES = tuple(dict.fromkeys(REQUEST_ERRORS + STATEMENT_ERRORS))
 
 
 def openapi() -> dict:
-    from kb.publish.check_routes import MAX_BATCH_CHARS, MAX_STATEMENTS
-
     ident = {"oneOf": [{"type": "string"}, {"type": "number"}]}
     statement = {"type": "string", "maxLength": MAX_CHARS, "description": "The statement to check."}
     error = {"type": "object", "required": ["code", "message"],

@@ -25,19 +25,16 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlencode
 
 from datasette.utils.asgi import Response
 
 from kb import schema
 from kb.check.inputs import MAX_CHARS, InputError
-from kb.check.render import NUMBER_WORDS
-from kb.format import format_value
+from kb.publish import views
 from kb.publish.check_pool import FairPool, PoolBusy
 from kb.publish.datasette_config import DATABASE
-from kb.publish.datasette_plugin import (NO_DATABASE, VERIFICATION_WARNINGS, bibtex_url, json_response,
-                                         no_database, row_url, served)
+from kb.publish.web import NO_DATABASE, DatasetteLinks, json_response, no_database, served
 from kb.readback import read_knowledge_base
 
 MAX_STATEMENTS = 100  # per batch request
@@ -45,7 +42,7 @@ MAX_BATCH_CHARS = 200_000  # all texts of a batch together
 MAX_BODY_BYTES = 2_000_000  # enough for a full batch even if every character arrives \u-escaped
 LINK_CHARS = 2_000  # texts up to this length also get shareable GET links (longer URLs break in some servers)
 
-VERDICT_SYMBOLS = {"ok": "✓", "missing_context": "⚠", "misstated": "✗", "no_claim": "–"}
+VERDICT_SYMBOLS = views.VERDICT_SYMBOLS
 
 
 class BadRequest(Exception):
@@ -322,72 +319,8 @@ def check_links(datasette, text: str) -> dict:
 
 
 def verdict_card(datasette, kb, result: dict, text: str | None = None) -> dict:
-    """What the verdict card shows for one `kb check` object (also used for the stored verdicts of statements)."""
-    verdict = result.get("verdict")
-    record = kb.verdicts.get(verdict) if verdict else None
-    findings = result.get("findings", [])
-    return {
-        "verdict": verdict, "symbol": VERDICT_SYMBOLS.get(verdict, "!"),
-        "label": record.label if record else (verdict or "Not checked"),
-        "definition": record.definition if record else "",
-        "error": result.get("error"), "notices": result.get("notices", []),
-        "matched": [_finding(datasette, kb, f) for f in findings if f.get("tier") == "match"],
-        "possible": [_finding(datasette, kb, f) for f in findings if f.get("tier") == "suggest"],
-        "links": check_links(datasette, text) if text is not None else {},
-    }
-
-
-def _finding(datasette, kb, finding: dict) -> dict:
-    claim = kb.claims.get(finding.get("claim"))
-    model, behaviour = kb.models.get(finding.get("model")), kb.behaviours.get(finding.get("behaviour"))
-    return {
-        "claim": claim.id if claim else None, "claim_url": row_url(datasette, "claims", claim.id) if claim else None,
-        "model": model.name if model else finding.get("model") or "an unnamed model",
-        "behaviour": behaviour.label if behaviour else finding.get("behaviour") or "an unnamed behaviour",
-        "value": format_value(claim) if claim else None,
-        "number": _number(finding, claim),
-        "missing": [_missing(kb, claim, key) for key in finding.get("missing_context", [])],
-        "problems": [p for p in finding.get("problems", []) if p.get("kind") != "dropped_context"],
-        "explanation": finding.get("explanation", ""), "suggestion": finding.get("suggestion", ""),
-        "source": _source(datasette, kb, claim, finding),
-        "verification": claim.verification if claim else None,
-        "verification_warning": VERIFICATION_WARNINGS.get(claim.verification) if claim else None,
-    }
-
-
-def _number(finding: dict, claim) -> dict:
-    """The number status in words, with the reported value written as the claim writes its own."""
-    status, reported = finding.get("number"), finding.get("reported_value")
-    shown = None
-    if reported is not None:
-        metric = claim.metric if claim else "rate"
-        shown = format_value(SimpleNamespace(value=reported, metric=metric, value_text=str(reported)))
-    return {"status": status, "words": NUMBER_WORDS.get(status, status or ""), "reported": shown}
-
-
-def _missing(kb, claim, key: str) -> dict:
-    """A dropped condition: its name, what it means, and what it was for this claim."""
-    context = kb.context.get(key)
-    condition = kb.conditions_of(claim).get(key) if claim else None
-    return {"key": key, "label": context.label if context else key, "definition": context.definition if context else "",
-            "here": condition.description if condition else None}
-
-
-def finding_source(kb, claim, title: str | None):
-    """The source a finding names by title: the claim's own, else the source of the claim its number is from."""
-    own = kb.source_of(claim) if claim else None
-    if own is not None and own.title == title:
-        return own
-    return next((s for s in kb.sources.values() if s.title == title), None) if title else None
-
-
-def _source(datasette, kb, claim, finding: dict) -> dict | None:
-    title = finding.get("source")
-    if not title:
-        return None
-    source = finding_source(kb, claim, title)
-    out = {"title": title, "locator": finding.get("locator", ""), "row_url": None, "url": None, "bibtex_url": None}
-    if source is not None:
-        out.update(row_url=row_url(datasette, "sources", source.id), url=source.url,
-                   bibtex_url=bibtex_url(datasette, source.id))
-    return out
+    """The verdict view (kb.publish.views) of one `kb check` object with Datasette's links, and for a checked text
+    its shareable GET links (also used for the stored verdicts of statements)."""
+    card = views.verdict_view(kb, result, DatasetteLinks(datasette))
+    card["links"] = check_links(datasette, text) if text is not None else {}
+    return card

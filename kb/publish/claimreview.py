@@ -20,10 +20,11 @@ from __future__ import annotations
 from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 
-from kb.publish.check_routes import (BadRequest, CheckerUnavailable, error_json, finding_source, parse_form,
-                                     parse_json_body, read_body, run_checks)
+from kb.publish.check_routes import (BadRequest, CheckerUnavailable, error_json, parse_form, parse_json_body,
+                                     read_body, run_checks)
 from kb.publish.datasette_config import DATABASE
-from kb.publish.datasette_plugin import json_response, no_database, not_found, row_url, served, url_id
+from kb.publish.views import finding_source
+from kb.publish.web import json_response, no_database, not_found, row_url, served, url_id
 
 CONTENT_TYPE = "application/ld+json; charset=utf-8"
 RATINGS = {"misstated": 1, "missing_context": 2, "ok": 3}

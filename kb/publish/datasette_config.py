@@ -16,6 +16,7 @@ import kb
 from kb.check.store import CHECK_TABLES
 from kb.database import TABLES, VIEWS
 
+PLUGIN = "caveat"  # the name our plugin's configuration goes under
 DATABASE = "kb"  # Datasette names a database after its file's stem: build/kb.db is served at /kb.
 
 LICENSE = "Data: CC BY 4.0; code: MIT"
@@ -25,17 +26,18 @@ DESCRIPTION = (
     "Caveat tracks published results of AI-safety ('scheming') evaluations as claims — a value measured under "
     "stated conditions, with its source, locator and quote — and the public statements that report them. "
     "Numbers depend on their conditions (a goal nudge, an allow-shutdown instruction, a constructed test): "
-    "every claim page lists them. Paste a draft at /-/check to see which conditions it drops. "
+    "every claim page lists them. Paste a draft into the check page to see which conditions it drops. "
     "The data is licensed CC BY 4.0; the code that builds and serves it is MIT."
 )
 
+CLAIMS_FILES = "claims/, one YAML file per source (each row's file and line columns name its own)"
+SOURCES_FILES = "sources/, one YAML file per source (each row's file and line columns name its own)"
 # Where each table's rows are curated, so a reader can find (and fix) the YAML behind a row.
 TABLE_SOURCES = {
     "models": "vocabulary/models.yaml", "behaviours": "vocabulary/behaviours.yaml", "lexicon": "vocabulary/lexicon.yaml",
     "context_keys": "vocabulary/context.yaml", "verdicts": "vocabulary/verdicts.yaml",
-    "sources": "sources/<source id>.yaml", "settings": "claims/<source id>.yaml",
-    "conditions": "claims/<source id>.yaml", "claims": "claims/<source id>.yaml",
-    "claim_context": "claims/<source id>.yaml", "contrasts": "claims/<source id>.yaml",
+    "sources": SOURCES_FILES, "settings": CLAIMS_FILES, "conditions": CLAIMS_FILES, "claims": CLAIMS_FILES,
+    "claim_context": CLAIMS_FILES, "contrasts": CLAIMS_FILES,
     "statements": "statements/*.yaml", "statement_claims": "statements/*.yaml",
     "changes": "changes.yaml (one entry per corrected claim and field)",
     "edges": "built by kb.graph from all of the above",
@@ -141,18 +143,22 @@ def settings() -> dict:
     }
 
 
-def metadata() -> dict:
-    """What Datasette 0.65 reads as --metadata: the description and the configuration merged.
+def metadata(site: Path | None = None) -> dict:
+    """What Datasette 0.65 reads as --metadata: the description and the configuration merged; with `site`, the
+    built explainer site our plugin serves under /site/.
 
     For Datasette 1.0, write `describe()` as metadata and `configure()` (plus `settings()`) as datasette.yaml instead.
     """
-    return _merge(describe(), configure())
+    merged = _merge(describe(), configure())
+    if site is not None:
+        merged["plugins"] = {PLUGIN: {"site_dir": str(site)}}
+    return merged
 
 
-def write_metadata(path: Path) -> Path:
+def write_metadata(path: Path, site: Path | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metadata(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(metadata(site), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 

@@ -1,4 +1,5 @@
-"""`kb serve`: build the database if needed, then run Datasette on it, read-only, with our configuration.
+"""`kb serve`: build the database and the explainer site if needed, then run Datasette on them: one server for the
+claim pages, the check page, the graph views and the site (under /site/).
 
 Datasette runs in this process (its own click command), so Ctrl-C reaches uvicorn directly and stops it
 cleanly. `datasette_args` is the exact argument list, shared with the tests' `datasette ... --get` smoke list.
@@ -8,13 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from kb.build import InvalidData, ensure_database
+from kb.pipeline import ensure_database
 from kb.project import default_database
 from kb.publish.datasette_config import DATABASE, setting_options, write_metadata
 
@@ -28,6 +28,7 @@ class ServeFiles:
     database: Path
     metadata: Path
     inspect: Path
+    site: Path | None = None  # the built explainer site, served under /site/
 
 
 def datasette_args(files: ServeFiles, host: str = "127.0.0.1", port: int = 8001) -> list[str]:
@@ -36,8 +37,9 @@ def datasette_args(files: ServeFiles, host: str = "127.0.0.1", port: int = 8001)
             "--host", host, "--port", str(port), *setting_options()]
 
 
-def prepare(root: Path, db: Path | None = None, echo=click.echo) -> ServeFiles:
-    """Build the database if it is missing or stale, then write the metadata and inspect files next to it.
+def prepare(root: Path, db: Path | None = None, echo=click.echo, site: bool = False) -> ServeFiles:
+    """Build the database if it is missing or stale, then write the metadata and inspect files next to it; with
+    `site`, build the explainer site too when it is missing or older than the data.
 
     Raises InvalidData when the data has problems, ServeError when the database cannot be served as named.
     """
@@ -48,9 +50,21 @@ def prepare(root: Path, db: Path | None = None, echo=click.echo) -> ServeFiles:
                          f"--db path/to/{DATABASE}.db.")
     ensure_database(root, database,
                     before_build=lambda path: echo(f"Building {path} (it is missing or older than the data)..."))
-    metadata = write_metadata(database.with_name("datasette-metadata.json"))
+    built_site = ensure_site(root, database, echo) if site else None
+    metadata = write_metadata(database.with_name("datasette-metadata.json"), built_site)
     inspect = write_inspect(database, database.with_name(f"{database.stem}-inspect.json"))
-    return ServeFiles(database.resolve(), metadata.resolve(), inspect.resolve())
+    return ServeFiles(database.resolve(), metadata.resolve(), inspect.resolve(), built_site)
+
+
+def ensure_site(root: Path, database: Path, echo=click.echo) -> Path:
+    """The built site next to the database (build/site), rebuilt first when it is missing or older than the data."""
+    from kb.publish.site import build_site, site_is_stale
+
+    out = database.parent / "site"
+    if site_is_stale(root, out, database):
+        echo(f"Building the site in {out} (it is missing or older than the data)...")
+        build_site(root, out, database)
+    return out.resolve()
 
 
 def write_inspect(database: Path, path: Path) -> Path:
@@ -77,29 +91,32 @@ def free_port(host: str, port: int) -> int:
         return probe.getsockname()[1]
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8001, db: Path | None = None, base_url: str | None = None):
-    """Serve the knowledge base until Ctrl-C. Exits with status 1 (and the reasons) when it cannot.
+def serve(root: Path, host: str = "127.0.0.1", port: int = 8001, db: Path | None = None, site: bool = True,
+          echo=click.echo, base_url: str | None = None):
+    """Serve the knowledge base (and the site under /site/) until Ctrl-C.
 
-    `base_url` (default http://HOST:PORT) is the origin absolute URLs are made from (kb.publish.security)."""
-    from kb.cli import print_problems
+    `base_url` (default http://HOST:PORT) is the origin absolute URLs are made from (kb.publish.security), never
+    a request's Host header. Raises InvalidData when the data has problems and ServeError when it cannot serve;
+    the CLI prints them.
+    """
     from kb.publish.security import BASE_URL_ENV, check_base_url
 
-    try:
-        port = free_port(host, port)  # before building, so a busy port fails fast
-        shown = f"[{host}]" if ":" in host else host
-        try:
-            os.environ[BASE_URL_ENV] = check_base_url(base_url or f"http://{shown}:{port}")
-        except ValueError as exc:
-            raise ServeError(str(exc)) from None
-        files = prepare(root, db)
-    except InvalidData as exc:
-        print_problems(exc.problems)
-        click.echo("Fix the data (kb validate lists the same problems), then run kb serve again.", err=True)
-        sys.exit(1)
-    except ServeError as exc:
-        click.secho(f"Error: {exc}", fg="red", err=True)
-        sys.exit(1)
+    port = free_port(host, port)  # before building, so a busy port fails fast
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"Serving {files.database.name} at http://{shown}:{port}/ (Ctrl-C to stop). "
-               f"Claims: http://{shown}:{port}/{DATABASE}/claims")
+    try:
+        os.environ[BASE_URL_ENV] = check_base_url(base_url or f"http://{shown}:{port}")
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
+    files = prepare(root, db, echo, site=site)
+    shown = f"[{host}]" if ":" in host else host
+    for line in urls_lines(f"http://{shown}:{port}", files.site is not None):
+        echo(line)
     run_datasette(["serve", *datasette_args(files, host, port)])
+
+
+def urls_lines(base: str, site: bool = True) -> list[str]:
+    """What `kb serve` prints first: the three front doors, then how to stop."""
+    lines = [f"Check a statement:  {base}/-/check", f"Browse the data:    {base}/"]
+    if site:
+        lines.append(f"Explainer site:     {base}/site/")
+    return lines + ["(Ctrl-C stops the server.)"]

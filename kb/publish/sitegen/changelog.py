@@ -1,5 +1,5 @@
 """The data changelog: changelog.md lists every correction to a published claim, newest first; each claim's card
-lists its own (see cards.corrections).
+lists its own (the claim view's `corrections`, kb.publish.views).
 
 A correction is never silent: its date, the field, the old and new values, why, and the source it rests on.
 """

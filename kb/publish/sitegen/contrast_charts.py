@@ -8,6 +8,8 @@ source with contrasts gets its chart without code naming it.
 
 from __future__ import annotations
 
+import re
+
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -89,6 +91,34 @@ def chart_title(site, chart: ContrastChart) -> str:
     return f"{what}: {first} vs {second}{suffix}"
 
 
+def chart_heading(site, chart: ContrastChart, by_setting: bool = False) -> str:
+    """A short heading: what differs, and in whose results ('Strong goal nudge · Frontier Models are ...'), or with
+    `by_setting` in which setting; the two settings are named in the line under it, and in the chart's own title."""
+    what = "Two sources" if chart.differs_by == "source" else site.key_label(chart.differs_by)
+    where = (site.kb.settings[chart.settings[0]].label if by_setting
+             else _short(site.source_title(site.kb.setting_sources.get(chart.settings[0], ""))))
+    suffix = "" if chart.metric == "rate" else f" ({METRIC_WORDS[chart.metric]})"
+    return f"{what} · {where}{suffix}"
+
+
+def _short(title: str) -> str:
+    """A title without its subtitle or version note: 'Shutdown Resistance in Large Language Models (v2: …)'."""
+    return re.split(r" \(|: | — ", title, maxsplit=1)[0]
+
+
+def headings(site, charts_found: list) -> dict:
+    """chart id -> its heading: the short one; by setting where two charts would share it; else the full title."""
+    titles = {}
+    for attempt in (lambda c: chart_heading(site, c), lambda c: chart_heading(site, c, by_setting=True),
+                    lambda c: chart_title(site, c)):
+        proposed = {c.id: titles.get(c.id) or attempt(c) for c in charts_found}
+        counts = list(proposed.values())
+        titles = {cid: t for cid, t in proposed.items() if counts.count(t) == 1}
+        if len(titles) == len(charts_found):
+            break
+    return {c.id: titles.get(c.id) or chart_title(site, c) for c in charts_found}
+
+
 def series_labels(site, chart: ContrastChart) -> list[str]:
     return [site.kb.settings[s].label for s in chart.settings]
 
@@ -138,9 +168,9 @@ def chart_table(site, chart: ContrastChart, from_page: str) -> str:
     return markup.table(["Behaviour", "Measure", "Model", *series], rows)
 
 
-def chart_section(site, chart: ContrastChart, from_page: str, level: int = 3) -> str:
+def chart_section(site, chart: ContrastChart, from_page: str, level: int = 3, title: str | None = None) -> str:
     """Heading, SVG, and the same numbers as a table (the accessible version, with links to the cards)."""
-    heading = f"{'#' * level} {markup.text(chart_title(site, chart))} {{#chart-{chart.id}}}\n\n"
+    heading = f"{'#' * level} {markup.text(title or chart_heading(site, chart))} {{#chart-{chart.id}}}\n\n"
     settings = [f"{markup.link(markup.text(site.kb.settings[s].label), markup.relative(from_page, *site.setting_target(s)))}"
                 for s in chart.settings]
     intro = (f"Differs by: {site.key_link(chart.differs_by, from_page)}. Conditions: {settings[0]} vs {settings[1]}. "
@@ -154,5 +184,7 @@ def charts_page(site, charts_found: list[ContrastChart]) -> dict[str, str]:
              "allow-shutdown instruction, the difficulty level — or that report the same measurement from two sources. "
              "The charts are made from the contrasts recorded in the data; a number marked *not verified* is flagged "
              "on its bar. Under each chart, a table gives the same numbers with links to their context cards.\n\n")
-    contents = "".join(f"- [{markup.text(chart_title(site, c))}](#chart-{c.id})\n" for c in charts_found) + "\n"
-    return {CHARTS: intro + contents + "".join(chart_section(site, c, CHARTS, level=2) for c in charts_found)}
+    titles = headings(site, charts_found)
+    contents = "".join(f"- [{markup.text(titles[c.id])}](#chart-{c.id})\n" for c in charts_found) + "\n"
+    return {CHARTS: intro + contents + "".join(chart_section(site, c, CHARTS, level=2, title=titles[c.id])
+                                               for c in charts_found)}

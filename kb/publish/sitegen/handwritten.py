@@ -43,6 +43,9 @@ FIGURE_MEANING = {
     "verdict_accuracy": "How often the checker's verdict (ok, missing_context, misstated, no_claim) is one the human "
                         "label accepts.",
 }
+FIGURE_WORDS = {"flag_accuracy": "Flag accuracy", "claim_recall": "Claim recall",
+                "missing_context_recall": "Missing-context recall", "false_alarm_rate": "False alarms",
+                "misstated_recall": "Misstated recall", "verdict_accuracy": "Verdict accuracy"}
 GOAL = re.compile(r"^\s*(<=|>=|<|>|=)\s*([0-9.]+)\s*$")
 OPERATORS = {"<=": "at most", ">=": "at least", "<": "below", ">": "above", "=": "exactly"}
 
@@ -125,16 +128,28 @@ def _accuracy(site, page, charts):
                 "labels in `statements/`; this section fills in when `kb eval LABELS --save build/eval.json` has been run "
                 "before `kb site` (see the README).\n")
     goals, sets = data["goals"], data["sets"]
-    names = sorted({name for s in sets for name in s["figures"]})
-    rows = [[markup.text(name), markup.text(FIGURE_MEANING.get(name, ""))]
-            + [_figure(s["figures"].get(name)) for s in sets] + [_goal(goals.get(name))] for name in names]
-    headers = [_set_name(s) for s in sets]
+    found = {name for s in sets for name in s["figures"]}
+    names = [name for name in FIGURE_WORDS if name in found] + sorted(found - FIGURE_WORDS.keys())
+    # One row per labelled set and one short column per figure, so the table fits the page; the meanings follow.
+    rows = [["Goal", "", *[_goal(goals.get(name)) for name in names]]]
+    rows += [[_row_name(s), markup.text(s.get("statements", "?")), *[_figure(s["figures"].get(name)) for name in names]]
+             for s in sets]
     counts = "; ".join(f"{markup.text(s.get('statements', '?'))} statements labelled in {_set_name(s)}" for s in sets)
-    return f"Measured on {counts}.\n\n" + markup.table(["Figure", "What it means", *headers, "Goal"], rows)
+    meanings = "".join(f"- **{FIGURE_WORDS.get(name, markup.text(name))}**: {markup.text(FIGURE_MEANING.get(name, ''))}\n"
+                       for name in names)
+    return (f"Measured on {counts}.\n\n"
+            + markup.table(["Labelled set", "Statements", *[FIGURE_WORDS.get(n, markup.text(n)) for n in names]], rows)
+            + "\n" + meanings)
 
 
 def _set_name(evaluation_set: dict) -> str:
     return markup.text(Path(str(evaluation_set.get("labels") or "labels")).name)
+
+
+def _row_name(evaluation_set: dict) -> str:
+    """A labelled set's short name for a table row: statements-heldout.yaml -> heldout."""
+    stem = Path(str(evaluation_set.get("labels") or "labels")).stem
+    return markup.text(stem.removeprefix("statements-"))
 
 
 def _figure(value) -> str:
@@ -188,5 +203,13 @@ def _record(rtype, record) -> dict:
     return out
 
 
-HANDLERS = {"value": _value, "sentence": _sentence, "quote": _quote, "condition": _condition, "chart": _chart,
+def _check_how(site, page, charts):
+    """How to run the checker, always both ways: the check page's address and the command."""
+    url = markup.html_text(site.check_url)
+    return (f'Paste your draft into the check page, <a href="{url}"><code>{url}</code></a> — <code>make run</code> or '
+            f'<code>kb serve</code> serves it, at http://127.0.0.1:8001{url} by default — or run '
+            f'<code>kb check "your sentence"</code> in a terminal (<code>kb check --help</code> lists the options).')
+
+
+HANDLERS = {"check-how": _check_how, "value": _value, "sentence": _sentence, "quote": _quote, "condition": _condition, "chart": _chart,
             "counts": _counts, "verdicts": _verdicts, "data-model": _data_model, "accuracy": _accuracy, "example-source": _example_source, "example-claim": _example_claim}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from kb.publish import views
 from kb.publish.sitegen import markup
 from kb.publish.sitegen.checker_data import agrees
 from kb.publish.sitegen.site_data import LEDGER
@@ -13,15 +14,25 @@ from kb.publish.sitegen.site_data import LEDGER
 FLAGGED = {"missing_context", "misstated"}
 
 
-def human_verdict(statement) -> str:
+def verdict_words(site, verdict: str) -> str:
+    """A verdict as readers see it ('Missing context'), never its id."""
+    return markup.text(views.verdict_label(site.kb, verdict))
+
+
+def claim_name(site, claim) -> str:
+    """'OpenAI o3 · Shutdown resistance': a claim named in words (its id is in its card's address)."""
+    return markup.text(f"{site.model_name(claim.model)} · {site.behaviour_label(claim.behaviour)}")
+
+
+def human_verdict(statement, site=None) -> str:
     label = statement.label
     if label is None:
         return "not labelled yet"
     verdicts = list(dict.fromkeys(([label.verdict] if label.verdict else []) + list(label.verdict_any or [])))
     if not verdicts:
         return "not labelled yet"
-    text = f"**{markup.text(verdicts[0])}**"
-    return text + (f" (also acceptable: {markup.text(', '.join(verdicts[1:]))})" if len(verdicts) > 1 else "")
+    words = [verdict_words(site, v) if site else markup.text(v) for v in verdicts]
+    return f"**{words[0]}**" + (f" (also acceptable: {', '.join(words[1:])})" if len(words) > 1 else "")
 
 
 def is_flagged(statement) -> bool:
@@ -49,7 +60,7 @@ def machine_line(site, statement, page: str, claim_id: str | None = None) -> str
                  None: "no label to compare"}[agrees(statement, machine)]
     keys = machine.missing_by_claim.get(claim_id, []) if claim_id else machine.flagged_keys
     flagged = f"; flagged as dropped: {', '.join(site.key_link(k, page) for k in keys)}" if keys else ""
-    return f"Checker: **{markup.text(machine.verdict)}** ({agreement}){flagged}"
+    return f"Checker: **{verdict_words(site, machine.verdict)}** ({agreement}){flagged}"
 
 
 def ledger_page(site) -> dict[str, str]:
@@ -69,8 +80,10 @@ def _intro(site, statements) -> str:
 
 
 def _summary(site, statements) -> str:
-    counts = Counter((s.label.verdict or "several acceptable") if s.label else "not labelled" for s in statements)
-    rows = [[markup.text(v), str(n)] for v, n in sorted(counts.items())]
+    counts = Counter((s.label.verdict or "") if s.label else None for s in statements)
+    words = {"": "Several acceptable", None: "Not labelled"}
+    rows = [[words[v] if v in words else verdict_words(site, v), str(n)]
+            for v, n in sorted(counts.items(), key=lambda kv: str(kv[0]))]
     text = f"{len(statements)} statements; {sum(is_flagged(s) for s in statements)} flagged by their human label.\n\n"
     text += markup.table(["Human verdict", "Statements"], rows)
     if site.machine:
@@ -93,7 +106,7 @@ def _claim_row(site, claim_id: str, reporting: list) -> list[str]:
     dropped = Counter(k for s in reporting if s.label for k in (s.label.missing or []))
     most = ", ".join(f"{site.key_link(k, LEDGER)} ({n})" for k, n in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
     claim = site.kb.claims.get(claim_id)
-    name = markup.link(f"`{claim_id}`", markup.relative(LEDGER, site.card_page(claim_id))) if claim else markup.text(claim_id)
+    name = markup.link(claim_name(site, claim), markup.relative(LEDGER, site.card_page(claim_id))) if claim else markup.text(claim_id)
     row = [name, site.value_cell(claim, LEDGER) if claim else "", str(len(reporting)),
            str(sum(is_flagged(s) for s in reporting)), most or "—"]
     if site.machine:
@@ -116,7 +129,7 @@ def _entry(site, statement) -> str:
     elif statement.where_seen:
         facts.append(f"- Seen: {markup.text(statement.where_seen)}")
     reports = ", ".join(_claim_link(site, cid) for cid in dict.fromkeys(statement.claims or [])) or "no claim in the knowledge base"
-    facts += [f"- Reports: {reports}", f"- Verdict (human label): {human_verdict(statement)}",
+    facts += [f"- Reports: {reports}", f"- Verdict (human label): {human_verdict(statement, site)}",
               f"- Dropped: {dropped_keys(site, statement, LEDGER)}"]
     if statement.label and statement.label.present:
         facts.append(f"- Kept: {', '.join(site.key_link(k, LEDGER) for k in statement.label.present)}")
@@ -132,4 +145,4 @@ def _claim_link(site, claim_id: str) -> str:
     claim = site.kb.claims.get(claim_id)
     if claim is None:
         return markup.text(claim_id)
-    return f"{markup.link(f'`{claim_id}`', markup.relative(LEDGER, site.card_page(claim_id)))} ({site.value_cell(claim, LEDGER)})"
+    return f"{markup.link(claim_name(site, claim), markup.relative(LEDGER, site.card_page(claim_id)))} ({site.value_cell(claim, LEDGER)})"

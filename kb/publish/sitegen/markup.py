@@ -11,28 +11,15 @@ import json
 import posixpath
 import re
 
+from kb.publish import views
+
 # Characters Python-Markdown (with the tables and attr_list extensions) gives a meaning inside a line.
 _INLINE = re.compile(r"([\\`*_{}\[\]|])")
 # At the start of a line these begin a block (list, heading, quote, numbered list).
 _LINE_START = re.compile(r"^([-+#!]|\d+(?=[.)]))")
 
-STATUS_MEANING = {
-    "verified": "the number was read in the primary source",
-    "parsed": "read from a badly extracted table: check the source before quoting it",
-    "secondary": "seen only in secondary sources (reports about the source), not in the source itself",
-    "partial": "only partly verified against the source",
-    "unverified": "not verified against the source",
-}
-METRIC_MEANING = {
-    "rate": "a share of runs",
-    "conditional_rate": "a share of only those runs in which an earlier event happened, not of all runs",
-    "accuracy_drop": "a drop in accuracy between two test conditions, in percentage points (not how often)",
-    "difference": "a difference between two rates, in percentage points",
-    "score": "a score",
-    "qualitative": "no single number, only the source's words",
-}
-RANK_MEANING = {"preferred": "the source's headline figure", "normal": "a figure from the source",
-                "deprecated": "superseded or known to be wrong: do not quote it"}
+# The wording of statuses, kinds of number and ranks has one home, shared with Datasette's pages.
+STATUS_MEANING, METRIC_MEANING, RANK_MEANING = views.STATUS_MEANING, views.METRIC_MEANING, views.RANK_MEANING
 
 
 def text(value) -> str:
@@ -112,9 +99,12 @@ def quote_block(value) -> str:
 
 def status_flag(claim) -> str:
     """'' for verified numbers; a visible warning next to any other status."""
-    if claim.verification == "verified":
-        return ""
-    return f" **⚠ {text(claim.verification)}**"
+    return status_flag_of(views.verification(claim))
+
+
+def status_flag_of(verification: dict) -> str:
+    """status_flag for a view's verification ({"status", "verified", ...})."""
+    return "" if verification["verified"] else f" **⚠ {text(verification['status'])}**"
 
 
 def status_admonition(claim) -> str:

@@ -14,6 +14,7 @@ from kb.publish.sitegen import markup
 
 HOME, LEDGER, CONDITIONS, CHARTS, TAGS = "index.md", "ledger.md", "conditions.md", "charts.md", "tags.md"
 CLAIMS_INDEX, SOURCES_INDEX = "claims/index.md", "sources/index.md"
+CHECK_URL = "/-/check"  # `kb serve` serves the check page here, next to the site under /site/
 MODELS_INDEX, BEHAVIOURS_INDEX = "models/index.md", "behaviours/index.md"
 
 
@@ -23,6 +24,7 @@ class SiteData:
     graph: object
     machine: dict = field(default_factory=dict)  # statement id -> checker_data.MachineVerdict
     evaluation: dict | None = None  # build/eval.json, when `kb eval` has saved one
+    check_url: str = CHECK_URL  # where the check page is (mkdocs.yml: extra.caveat.check_url); a static host can change it
 
     # ------------------------------------------------------------ where pages live
     @staticmethod

@@ -1,0 +1,33 @@
+"""The standard pipeline: the build with the checker's verdicts as a stage. What `kb build`, `kb serve` and `kb site`
+run; import from here when you want the database as the CLI makes it.
+
+kb.build is the core and knows no stage; kb.check sits above it; this module sits above both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kb import build as core
+from kb.check.store import check_stage
+
+
+def stages(root: Path) -> tuple:
+    """The stages of a standard build: the checker's verdicts on statements/."""
+    return (check_stage(root),)
+
+
+def build(root: Path, out: Path | None = None, checks: bool = True) -> core.BuildResult:
+    """Validate, then write the database with the checker's verdicts (unless `checks` is False)."""
+    return core.build(root, out, stages(root), run_stages=checks)
+
+
+def is_stale(root: Path, path: Path | None = None) -> bool:
+    return core.is_stale(root, path, stages(root))
+
+
+def ensure_database(root: Path, path: Path | None = None,
+                    before_build: Callable[[Path], None] | None = None) -> Path:
+    """The database path, rebuilt first (with the checker's verdicts) if it is missing or stale."""
+    return core.ensure_database(root, path, before_build, stages(root))

@@ -1,0 +1,232 @@
+"""One product on one server: Caveat's home page and navigation bar, the site under /site/, the graph's front page,
+linked canned query results, collapsed column descriptions, contrasts in words, row-page exports, and the CLI
+writing numbers as the web does. A real Datasette (in-process) over the repository's built database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+from datasette.app import Datasette
+
+from kb.build import load_valid
+from kb.check.evaluate import Evaluation, summary_line
+from kb.check.render import render
+from kb.publish.datasette_config import metadata, settings
+from kb.publish.serve import prepare, urls_lines
+from kbtest import ROOT, run_kb
+
+NAV = ['href="/"', 'href="/-/check"', 'href="/kb/claims"', 'href="/-/graph"', 'href="/site/"']
+
+
+def quiet(*_args, **_kwargs):
+    pass
+
+
+@pytest.fixture(scope="module")
+def loop():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def site_folder(tmp_path_factory) -> Path:
+    """A built site's shape: directory URLs with index.html, an asset, mkdocs' 404 page."""
+    folder = tmp_path_factory.mktemp("site")
+    (folder / "claims" / "x").mkdir(parents=True)
+    (folder / "assets").mkdir()
+    (folder / "index.html").write_text("<h1>Site home</h1>", encoding="utf-8")
+    (folder / "claims" / "x" / "index.html").write_text("<h1>Card x</h1>", encoding="utf-8")
+    (folder / "assets" / "caveat.css").write_text("body{}", encoding="utf-8")
+    (folder / "404.html").write_text("<h1>Not on the site</h1>", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def get(built_db, site_folder, loop):
+    files = prepare(ROOT, built_db, echo=quiet)
+    inspect = json.loads(files.inspect.read_text())
+    ds = Datasette(immutables=[str(files.database)], inspect_data=inspect, metadata=metadata(site_folder),
+                   settings=settings())
+    loop.run_until_complete(ds.invoke_startup())
+    return lambda path: loop.run_until_complete(ds.client.get(path))
+
+
+# ---------------------------------------------------------------- front doors
+
+def test_home_page_is_caveats_front_door(get):
+    page = get("/").text
+    assert "<h1>Caveat</h1>" in page
+    for link in ('href="/-/check"', 'href="/site/"', 'href="/kb/claims"', 'href="/-/graph"',
+                 'href="/kb/claims_for_model_behaviour"', 'href="/kb/distortion_statistics"'):
+        assert link in page, link
+    assert 'kb check "your sentence"' in page
+    # The doors come before any table link (the old first link was the edges table).
+    assert page.index('href="/-/check"') < page.index('href="/kb/edges"')
+
+
+@pytest.mark.parametrize("path", ["/", "/kb", "/kb/claims", "/kb/claims/o1card-oversight", "/-/check",
+                                  "/-/graph", "/-/graph/o1card-oversight", "/kb/claims_under_condition?key=goal_nudge&value="])
+def test_every_page_has_the_navigation_bar_with_root_relative_links(get, path):
+    page = get(path).text
+    nav = re.search(r'<nav class="caveat-nav"[^>]*>(.*?)</nav>', page, re.S)
+    assert nav, path
+    assert [link for link in NAV if link in nav.group(1)] == NAV
+
+
+def test_serve_prints_the_three_front_doors():
+    lines = urls_lines("http://127.0.0.1:8001")
+    assert lines[:3] == ["Check a statement:  http://127.0.0.1:8001/-/check", "Browse the data:    http://127.0.0.1:8001/",
+                         "Explainer site:     http://127.0.0.1:8001/site/"]
+
+
+# ---------------------------------------------------------------- the site under /site/
+
+def test_site_directory_urls_serve_their_index_html(get):
+    assert get("/site/").text == "<h1>Site home</h1>"
+    assert get("/site/claims/x/").text == "<h1>Card x</h1>"
+    css = get("/site/assets/caveat.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+def test_site_urls_without_a_slash_redirect_and_missing_pages_get_the_sites_404(get):
+    for path, target in (("/site", "/site/"), ("/site/claims/x", "/site/claims/x/")):
+        response = get(path)
+        assert response.status_code == 302 and response.headers["location"] == target
+    missing = get("/site/claims/nope/")
+    assert missing.status_code == 404 and "Not on the site" in missing.text
+
+
+def test_site_route_never_leaves_the_site_folder(get):
+    # (A literal /site/../kb.db is /kb.db to any client: Datasette's own download, not this route.)
+    for path in ("/site/%2e%2e/kb.db", "/site/..%2fkb.db", "/site/%2e%2e%2f%2e%2e%2fetc/passwd"):
+        response = get(path)
+        assert response.status_code in (302, 404) and "SQLite" not in response.text, path
+
+
+def test_without_a_site_the_route_says_how_to_get_one(built_db, loop):
+    files = prepare(ROOT, built_db, echo=quiet)
+    ds = Datasette(immutables=[str(files.database)], metadata=metadata(), settings=settings())
+    response = loop.run_until_complete(ds.client.get("/site/"))
+    assert response.status_code == 404 and "kb serve" in response.text
+
+
+# ---------------------------------------------------------------- details users hit
+
+def test_column_descriptions_are_behind_a_toggle(get):
+    page = get("/kb/claims").text
+    details = re.search(r'<details class="caveat-columns">(.*?)</details>', page, re.S)
+    assert details and "<summary>What the " in details.group(1) and "<dt>value_text</dt>" in details.group(1)
+    css = get("/-/caveat/caveat.css").text
+    assert "dl.column-descriptions { display: none; }" in css
+    # The rows come right after the toggle, not after ~2,400 px of descriptions.
+    assert page.index("</details>", page.index("caveat-columns")) < page.index('<table class="rows-and-columns">')
+
+
+@pytest.mark.parametrize("query, column, claim", [
+    ("claims_for_model_behaviour?model=o3&behaviour=shutdown_resistance", "id", "palisade-with-o3"),
+    ("claims_under_condition?key=shutdown_instruction&value=", "id", "palisade-with-o3"),
+    ("contrasts_side_by_side?claim=palisade-with-o3&model=&behaviour=", "claim", "palisade-with-o3"),
+    ("contrasts_side_by_side?claim=palisade-with-o3&model=&behaviour=", "other_claim", "palisade-without-o3"),
+    ("distortion_statistics", "claim_id", "palisade-with-o3"),
+    ("statements_dropping_context?key=shutdown_instruction", "claims", "palisade-with-o3"),
+])
+def test_canned_query_results_link_claim_ids(get, query, column, claim):
+    page = get(f"/kb/{query}").text
+    assert re.search(rf'<td class="col-{column}[^"]*"><a href="/kb/claims/{claim}">{claim}</a>', page), (query, column)
+
+
+def test_canned_queries_keep_their_names_parameters_and_json(get):
+    rows = get("/kb/claims_for_model_behaviour.json?model=o3&behaviour=shutdown_resistance&_shape=array").json()
+    assert "palisade-with-o3" in [r["id"] for r in rows]  # the API gives the plain id
+    page = get("/kb/statements_dropping_context?key=shutdown_instruction").text
+    assert re.search(r'<td class="col-id[^"]*"><a href="/kb/statements/d13">d13</a>', page)
+
+
+def test_a_contrast_by_source_names_both_sources_once(get):
+    page = get("/kb/claims/o1card-oversight").text
+    table = re.search(r'<table class="caveat-table caveat-contrasts">(.*?)</table>', page, re.S).group(1)
+    assert "source source" not in table.replace("<code>", "").replace("</code>", "")
+    row = next(r for r in table.split("<tr>") if "<td>Source</td>" in r)
+    assert "OpenAI o1 System Card" in row and "Frontier Models are Capable of In-context Scheming" in row
+    assert "<td></td>" not in table  # no empty cells
+
+
+def test_claim_page_names_its_own_file_not_a_pattern(get):
+    page = get("/kb/claims/o1card-oversight").text
+    assert "&lt;source id&gt;" not in page and "<source id>" not in page
+    assert "Curated in <code>claims/openai-o1-system-card-2024.yaml</code>, line" in page
+    assert 'href="/site/claims/o1card-oversight/"' in page
+
+
+def test_graph_without_an_id_is_a_page_and_an_unknown_id_a_helpful_404(get):
+    page = get("/-/graph")
+    assert page.status_code == 200 and "<h1>The claim graph</h1>" in page.text
+    assert 'href="/-/graph/o1card-oversight"' in page.text and '<label for="caveat-claim">' in page.text
+    assert get("/-/graph?claim=o1card-oversight").headers["location"] == "/-/graph/o1card-oversight"
+    missing = get("/-/graph?claim=o1card-oversigth")
+    assert missing.status_code == 404 and 'href="/-/graph/o1card-oversight"' in missing.text
+
+
+def test_row_pages_export_bibtex_and_claimreview(get):
+    source = get("/kb/sources/palisade-shutdown-thread-2025.bib")
+    assert source.status_code == 200 and source.text.startswith("@") and "palisade-shutdown-thread-2025" in source.text
+    assert get("/kb/claims/palisade-with-o3.bib").text == source.text  # a claim's .bib cites its source
+    review = get("/kb/statements/d13.jsonld")
+    assert review.headers["content-type"].startswith("application/ld+json")
+    assert review.json()["@type"] == "ClaimReview" and review.json() == get("/-/claimreview/d13.jsonld").json()
+    assert 'href="/kb/sources/palisade-shutdown-thread-2025.bib"' in get("/kb/sources/palisade-shutdown-thread-2025").text
+
+
+# ---------------------------------------------------------------- the CLI as the web
+
+def test_cli_writes_numbers_as_the_web_does():
+    kb = load_valid(ROOT)
+    finding = {"claim": "palisade-with-o3", "model": "o3", "behaviour": "shutdown_resistance", "score": 0.9,
+               "tier": "match", "value": 0.07, "reported_value": 0.05, "number": "mismatch", "missing_context": [],
+               "problems": [], "suggestion": "", "source": "", "locator": ""}
+    text = render({"verdict": "misstated", "findings": [finding]}, kb, color=False)
+    assert "number: 5% does not match the source (source: 7%)" in text
+    assert "0.05" not in text and "0.07" not in text
+
+
+def test_eval_summary_is_one_line():
+    first, second = Evaluation(statements=3), Evaluation(statements=2)
+    first.tallies["flag_accuracy"].add(3, 3)
+    second.tallies["flag_accuracy"].add(1, 2)
+    second.failures.append(("x", ["wrong verdict"]))
+    line = summary_line([("a.yaml", first), ("b.yaml", second)])
+    assert "\n" not in line and line.startswith("Checker on 5 labelled statements in 2 file(s), pooled: 1 not as labelled;")
+    assert "flag accuracy 0.80" in line
+
+
+def test_site_preview_takes_a_port_and_serve_can_leave_the_site_out():
+    assert "--port" in run_kb("site", "--help").stdout
+    assert "--no-site" in run_kb("serve", "--help").stdout
+
+
+def test_the_site_is_rebuilt_when_its_data_pages_or_evaluation_change(tmp_path, built_db):
+    import shutil
+
+    from kb.publish.site import STAMP, site_inputs, site_is_stale
+
+    root = tmp_path / "kb"
+    shutil.copytree(ROOT / "site", root / "site")
+    shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    out, evaluation = tmp_path / "site", tmp_path / "eval.json"
+    assert site_is_stale(root, out, built_db, evaluation)  # missing
+    out.mkdir()
+    (out / "index.html").write_text("<h1>x</h1>", encoding="utf-8")
+    (out / STAMP).write_text(json.dumps(site_inputs(root, built_db, evaluation)), encoding="utf-8")
+    assert not site_is_stale(root, out, built_db, evaluation)
+    evaluation.write_text("{}", encoding="utf-8")
+    assert site_is_stale(root, out, built_db, evaluation)  # a new `kb eval --save`
+    (out / STAMP).write_text(json.dumps(site_inputs(root, built_db, evaluation)), encoding="utf-8")
+    (root / "site" / "index.md").write_text("# Changed\n", encoding="utf-8")
+    assert site_is_stale(root, out, built_db, evaluation)  # a hand-written page changed
+    (out / STAMP).write_text(json.dumps(site_inputs(root, built_db, evaluation)), encoding="utf-8")
+    assert site_is_stale(root, out, tmp_path / "other.db", evaluation)  # other data
