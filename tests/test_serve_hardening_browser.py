@@ -24,7 +24,8 @@ document.addEventListener('securitypolicyviolation',
 PAGES = ["/", "/kb", "/kb/claims", "/kb/claims?_facet=model&_sort=value", "/kb/claims/o1card-oversight",
          "/kb/statements/d01", "/kb/sources", "/-/graph/o1card-oversight", "/-/check",
          "/-/check?text=" + quote(DROPS_NUDGE), "/kb?sql=" + quote("select id, value from claims limit 3"),
-         "/-/databases", "/-/bibtex/anthropic-agentic-misalignment-2025.bib", "/no/such/page"]
+         "/-/databases", "/-/bibtex/anthropic-agentic-misalignment-2025.bib", "/no/such/page", "/site/",
+         "/site/claims/o1card-oversight/"]
 
 
 @pytest.fixture(scope="module")
