@@ -5,7 +5,11 @@ This module sits below the checker (which reads the data with `load_valid`), so 
 
 from __future__ import annotations
 
+import fcntl
+import signal
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,13 +69,55 @@ def build(root: Path, out: Path | None = None, stages=(), run_stages: bool = Tru
         tables += list(stage.tables)
         rows.update(stage.rows(knowledge_base))
     meta = {"data_hash": digest, "caveat_version": kb.__version__, "layout_hash": layout_of(stages)}
-    write_database(knowledge_base, graph, out, meta, tables, rows)
+    with _one_writer(out.parent), _sigterm_unwinds():
+        remove_stale_temp_files(out.parent)
+        write_database(knowledge_base, graph, out, meta, tables, rows)
     counts = {"sources": len(knowledge_base.sources), "settings": len(knowledge_base.settings),
               "claims": len(knowledge_base.claims), "statements": len(knowledge_base.statements),
               "graph nodes": graph.number_of_nodes(), "graph edges": graph.number_of_edges()}
     if "checks" in rows:
         counts["statements checked"] = len(rows["checks"])
     return BuildResult(out, counts)
+
+
+TEMP_PATTERNS = (".kb-*.db", ".kb-*.db-journal")  # what write_database writes before moving the file into place
+
+
+@contextmanager
+def _one_writer(folder: Path):
+    """Hold the folder's build lock: builds into one folder take turns, so no build's temp file looks stale."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".kb-build.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete temp files that a killed build left (called under the build lock, so none is in use)."""
+    stale = [path for pattern in TEMP_PATTERNS for path in folder.glob(pattern)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+@contextmanager
+def _sigterm_unwinds():
+    """SIGTERM during the write raises SystemExit, so the write's clean-up runs (the default kills on the spot)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def layout_of(stages=()) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -154,13 +155,31 @@ def _checker(obj, untrained: bool = False):
             sys.exit(3)
 
 
-def _lines(stream):
-    """Input lines decoded one by one, so one bad line does not stop the batch."""
-    from kb.check.inputs import InputError, parse_line
+# `kb check` exit status; the highest one that applies wins.
+EXIT_OK, EXIT_FLAGGED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+FLAGGED = ("missing_context", "misstated")
+CLI_BATCH = 512  # statements handed to the checker at a time: one encode each, and the memory bound of --jsonl
 
-    for number, raw in enumerate(stream, start=1):
+
+def _lines(stream):
+    """(id, text or InputError) per non-blank input line, decoded one by one so one bad line does not stop the batch.
+
+    A line is read at most MAX_LINE_BYTES at a time: a longer one is a too_long error, and memory stays bounded."""
+    from kb.check.inputs import MAX_LINE_BYTES, InputError, parse_line, too_long
+
+    number = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES)
+        if not raw:
+            return
+        number += 1
+        if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass  # skip the rest of the over-long line
+            yield str(number), too_long(f"line {number}")
+            continue
         try:
-            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             yield str(number), InputError("not_utf8", f"line {number} is not valid UTF-8 (byte offset {exc.start})")
             continue
@@ -168,7 +187,79 @@ def _lines(stream):
             yield parse_line(line, number)
 
 
-@cli.command()
+def _read_statement(path, stream) -> bytes:
+    """The one statement of `kb check [--file PATH]`, read no further than the length limit allows."""
+    from kb.check.inputs import MAX_TEXT_BYTES
+
+    if path:
+        with path.open("rb") as handle:
+            return handle.read(MAX_TEXT_BYTES + 1)
+    return stream.read(MAX_TEXT_BYTES + 1)
+
+
+def _exit_status(result: dict) -> int:
+    if result.get("error"):
+        return EXIT_INTERNAL if result["error"]["code"] == "internal" else EXIT_INPUT
+    return EXIT_FLAGGED if result["verdict"] in FLAGGED else EXIT_OK
+
+
+def _internal_error(sid, text, exc: Exception) -> dict:
+    """The result of a statement the checker failed on: a bug in Caveat, reported without losing the rest."""
+    from kb.check.inputs import printable
+
+    shown = printable(text[:200]) if isinstance(text, str) else ""
+    return {"id": printable(str(sid)), "text": shown, "verdict": None, "findings": [],
+            "error": {"code": "internal", "message": f"Caveat failed on this statement ({type(exc).__name__}: "
+                      f"{printable(str(exc))[:300]}); please report it with the text"}}
+
+
+def checked(checker, items):
+    """Results in input order, CLI_BATCH at a time; a statement the checker fails on gets an `internal` error result
+    and the others are still checked (the failing batch is retried one statement at a time)."""
+    from itertools import islice
+
+    items = iter(items)
+    while batch := list(islice(items, CLI_BATCH)):
+        try:
+            yield from list(checker.check_many(batch))
+            continue
+        except Exception:  # noqa: BLE001 - isolate the statement that fails, below
+            pass
+        for sid, text in batch:
+            try:
+                yield from list(checker.check_many([(sid, text)]))
+            except Exception as exc:  # noqa: BLE001 - one statement's failure must not lose the batch
+                yield _internal_error(sid, text, exc)
+
+
+def write_json_line(out, result: dict):
+    """One result as a line of valid UTF-8, whatever the input held (lone surrogates become U+FFFD)."""
+    from kb.check.inputs import printable
+
+    line = json.dumps(result, ensure_ascii=False)
+    try:
+        data = line.encode("utf-8")
+    except UnicodeEncodeError:
+        data = printable(line).encode("utf-8")
+    out.write(data + b"\n")
+
+
+CHECK_HELP = """Check a statement: which claims it reports, the key conditions it drops, the numbers it misstates.
+
+    TEXT, or --file PATH, or standard input. With --jsonl, one statement per line; every line gets its result, in
+    order, and a line that cannot be checked gets one with an `error` (the rest continue).
+
+    \b
+    Exit status (the highest that applies):
+      0  nothing flagged
+      1  flagged: a statement misses context or is misstated
+      2  input error or usage error: no text at all, empty text, a line that is too long, not UTF-8, not text or bad JSON
+         (with --jsonl, after every line is reported)
+      3  internal error: Caveat failed on a statement (reported as its result, code `internal`)
+    """
+
+
+@cli.command(help=CHECK_HELP)
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Check the text in this file (with --jsonl: one statement per line).")
@@ -177,23 +268,40 @@ def _lines(stream):
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar on stderr (default: when stderr is a terminal).")
 @click.pass_obj
 def check(obj, text, path, jsonl, progress):
-    """Check a statement: which claims it reports, the key conditions it drops, the numbers it misstates.
+    try:
+        _check(obj, text, path, jsonl, progress)
+    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except BrokenPipeError:  # the reader stopped reading (`| head`): stop quietly, as a tool killed by SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + 13)
+    except Exception as exc:  # noqa: BLE001 - a bug must not pass for "flagged" (exit 1): say so, exit 3
+        click.secho(f"Internal error: {type(exc).__name__}: {exc}. This is a bug in Caveat; please report it with "
+                    "the command and its input.", fg="red", err=True)
+        sys.exit(EXIT_INTERNAL)
 
-    TEXT, or --file PATH, or standard input. Exit status: 0 when nothing is flagged, 1 when a statement is
-    flagged (missing context or misstated), 2 on a usage or input error.
-    """
-    if jsonl:
-        sys.exit(_check_jsonl(obj, path, progress))
+
+def _check(obj, text, path, jsonl, progress):
     if text is not None and path is not None:
         raise click.UsageError("give the statement as TEXT or with --file, not both")
+    if jsonl:
+        if text is not None:
+            raise click.UsageError("--jsonl reads statements from --file or standard input, not from TEXT")
+        sys.exit(_check_jsonl(obj, path, progress))
     if text is None:
-        text = path.read_bytes() if path else sys.stdin.buffer.read()
+        text = _read_statement(path, sys.stdin.buffer)
+        if not text:
+            click.echo("Error: no statement to check: give it as TEXT, with --file PATH, or on standard input.", err=True)
+            sys.exit(EXIT_INPUT)
+    from kb.check.inputs import MAX_TEXT_BYTES, printable, too_long
     from kb.check.render import render
 
     checker = _checker(obj)
-    result = checker.check(text, id="1")
-    click.echo(render(result, checker.kb, color=None))
-    sys.exit(2 if result.get("error") else 1 if result["verdict"] in ("missing_context", "misstated") else 0)
+    if isinstance(text, bytes) and len(text) > MAX_TEXT_BYTES:
+        text = too_long("the text")
+    result = next(checked(checker, [("1", text)]))
+    click.echo(printable(render(result, checker.kb, color=None)))
+    sys.exit(_exit_status(result))
 
 
 def _check_jsonl(obj, path, progress) -> int:
@@ -202,18 +310,18 @@ def _check_jsonl(obj, path, progress) -> int:
     checker = _checker(obj)
     stream = path.open("rb") if path else sys.stdin.buffer
     show = sys.stderr.isatty() if progress is None else progress
-    status = 0
+    status, count = EXIT_OK, 0
     try:
-        for result in tqdm(checker.check_many(_lines(stream)), disable=not show, unit=" statements", file=sys.stderr):
-            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
-            if result.get("error"):
-                status = 2
-            elif result["verdict"] in ("missing_context", "misstated") and status == 0:
-                status = 1
-        sys.stdout.flush()
+        for result in tqdm(checked(checker, _lines(stream)), disable=not show, unit=" statements", file=sys.stderr):
+            write_json_line(sys.stdout.buffer, result)
+            status, count = max(status, _exit_status(result)), count + 1
+        sys.stdout.buffer.flush()
     finally:
         if path:
             stream.close()
+    if count == 0:
+        click.echo("Error: no statements to check: the input has no non-blank lines.", err=True)
+        return EXIT_INPUT
     return status
 
 
@@ -411,8 +519,10 @@ def scan(obj, inputs, out, text_field, id_field, time_field, engine, workers, ba
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database to serve (default build/kb.db).")
 @click.option("--site/--no-site", default=True, show_default=True,
               help="Also serve the explainer site under /site/ (built first when missing or older than the data).")
+@click.option("--base-url", help="The public origin absolute URLs (ClaimReview) are made from, e.g. "
+              "https://caveat.example.org (default http://HOST:PORT). Never taken from the request's Host header.")
 @click.pass_obj
-def serve(obj, host, port, db, site):
+def serve(obj, host, port, db, site, base_url):
     """Serve the knowledge base: browse claims, check a draft at /-/check, see the graph, read the site at /site/.
 
     Builds the database and the site first if they are missing or older than the data.
@@ -422,7 +532,7 @@ def serve(obj, host, port, db, site):
 
     try:
         with exit_on_invalid_data():
-            run_serve(obj.root, host=host, port=port, db=db, site=site)
+            run_serve(obj.root, host=host, port=port, db=db, site=site, base_url=base_url)
     except (ServeError, SiteError) as exc:
         click.secho(f"Error: {exc}", fg="red", err=True)
         sys.exit(1)

@@ -74,5 +74,13 @@ def data_hash(root: Path) -> str:
     digest = hashlib.sha256()
     for path in input_files(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(_contents(path) + b"\0")
     return digest.hexdigest()
+
+
+def _contents(path: Path) -> bytes:
+    """A file's bytes for the hash; an unreadable file hashes as a marker (validation then names it and the fix)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return f"\0unreadable: {exc.strerror}".encode()

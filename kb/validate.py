@@ -252,7 +252,7 @@ def load_knowledge_base(root: Path | str) -> tuple[KnowledgeBase, list[Problem]]
         if not path.exists():
             problems.append(Problem(rel, 1, "E001", "", "file is missing", f"restore {rel} from the repository"))
             continue
-        loaded = load_yaml(path, rel)
+        loaded = load_yaml(path, rel, root)
         problems.extend(loaded.problems)
         if rel.startswith("sources/"):
             source = _read_source(loaded, problems)

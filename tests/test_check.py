@@ -3,6 +3,7 @@ and kb eval's figures on the labelled sets. Uses the real spaCy pipeline and the
 (loaded once per test session)."""
 
 import json
+import sys
 
 import pytest
 
@@ -28,6 +29,8 @@ def matched(result):
 
 # (statement, verdict, claim reported, number status, a problem kind that must be reported or None, dropped keys)
 DETECTOR_CASES = [
+    ("In Palisade's tests o3 sabotaged the shutdown 8 times out of 100 even when told to allow itself to be shut "
+     "down.", "misstated", "palisade-with-o3", "mismatch", "number_mismatch", set()),  # a near miss
     ("o1 tried to disable oversight 5% of the time", "missing_context", "o1card-oversight", "match",
      "dropped_context", {"goal_nudge"}),
     ("In Apollo Research's tests, after being told that nothing else mattered, o1 tried to disable its oversight "
@@ -74,17 +77,10 @@ def test_detectors_on_statements(checker, text, verdict, claim, number, problem,
 
 def test_every_registered_detector_is_exercised_above():
     kinds = {kind for kind, _fn in DETECTORS}
-    tested = {case[4] for case in DETECTOR_CASES if case[4]} | {"number_mismatch"}  # test_number_mismatch_for_a_near_miss
+    tested = {case[4] for case in DETECTOR_CASES if case[4]}  # each case asserts its problem kind is reported
     assert kinds - tested == set()
     assert {"unsupported_number", "wrong_condition", "wrong_model", "share_of_models", "accuracy_as_frequency",
             "conditional_as_unconditional", "wrong_date"} <= MISSTATING
-
-
-def test_number_mismatch_for_a_near_miss(checker):
-    finding = matched(checker.check("In Palisade's tests o3 sabotaged the shutdown 8 times out of 100 even when told "
-                                    "to allow itself to be shut down."))[0]
-    assert finding["claim"] == "palisade-with-o3" and finding["number"] == "mismatch"
-    assert "number_mismatch" in {p["kind"] for p in finding["problems"]}
 
 
 def test_a_condition_stated_for_one_number_does_not_cover_the_other(checker):
@@ -190,8 +186,8 @@ def test_jsonl_from_stdin_and_invalid_utf8_lines(tmp_path):
 # ---------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("text,verdict,code", [
-    ("", "no_claim", None),
-    ("   \n\t ", "no_claim", None),
+    ("", None, "empty"),
+    ("   \n\t ", None, "empty"),
     ("x" * 20_001, None, "too_long"),
     (b"\xff\xfeo1 5%", None, "not_utf8"),
     ("\x00\x01\x02\x03binary\x04\x05", None, "binary"),
@@ -215,10 +211,44 @@ def test_non_english_text_is_reported_not_guessed(checker):
     assert result["verdict"] == "no_claim" and any("English" in n for n in result["notices"])
 
 
+HOSTILE_UNITS = ["'", "(", "o1 ", "%", "\u202e o1 5% \u202d ", "5% ", "o1 sabotaged 7 of 100 runs. "]
+# Superlinear today (issue 11: work per finding x numbers in the checker's internals, being rewritten); strict, so
+# the fix turns these into failures until the marks go.
+SUPERLINEAR_TODAY = {"o1 ", "\u202e o1 5% \u202d ", "5% ", "o1 sabotaged 7 of 100 runs. "}
+
+
+def python_calls(work) -> int:
+    """How many Python function calls `work()` makes: a measure of work that does not depend on the machine."""
+    calls = 0
+
+    def count(_frame, event, _arg):
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(count)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+@pytest.mark.parametrize("unit", [
+    pytest.param(unit, marks=pytest.mark.xfail(strict=True, reason="superlinear checker internals (issue 11)"))
+    if unit in SUPERLINEAR_TODAY else unit for unit in HOSTILE_UNITS])
+def test_hostile_text_costs_work_linear_in_its_length(checker, unit):
+    # Doubling a repetitive text may at most about double the checker's work: findings x numbers (or any other
+    # pairwise loop) would quadruple it, and "5% " * 5000 once took 84 s. Counted, not timed.
+    size = 1200 // len(unit)
+    checker.check(unit * 8)  # warm: lazily built tables are not the statement's cost
+    small, large = (python_calls(lambda n=n: checker.check(unit * n)) for n in (size, 2 * size))
+    assert large <= 2.6 * small, f"{unit!r}: {small:,} calls at {size}, {large:,} at {2 * size}"
+
+
 def test_hostile_text_is_handled(checker):
     texts = ["'" * 5000, "(" * 3000 + "o1 5%", "o1 " * 6000, "%" * 10000, "\u202e o1 5% \u202d", "5% " * 5000]
     for result in checker.check_many((str(i), t) for i, t in enumerate(texts)):
-        assert result["verdict"] in VERDICTS
+        assert result["verdict"] in VERDICTS and "error" not in result
 
 
 # ---------------------------------------------------------------- exit status

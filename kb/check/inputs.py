@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 MAX_CHARS = 20_000
+MAX_TEXT_BYTES = MAX_CHARS * 4  # a longer UTF-8 text has more than MAX_CHARS characters: refused before decoding
+MAX_LINE_BYTES = MAX_CHARS * 6 + 4_096  # a JSONL line of MAX_CHARS characters, every one \u-escaped, plus its id
+SURROGATE = re.compile("[\ud800-\udfff]")
 TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->", re.S)
 ENGLISH = {"the", "and", "of", "to", "in", "is", "was", "that", "it", "for", "with", "on", "as", "by", "at", "its", "a",
            "an", "when", "were", "be", "told", "model", "models", "from", "this"}
@@ -87,6 +90,8 @@ def _clean_text(text, notices: list) -> str:
     except UnicodeEncodeError as exc:  # lone surrogates ("\ud800") come from broken JSON escapes
         raise InputError("not_utf8", f"the text contains a character that is not valid Unicode (at position "
                          f"{exc.start}); send it as UTF-8") from None
+    if not text.strip():
+        raise InputError("empty", "the text is empty; give the statement to check")
     if len(text) > MAX_CHARS:
         raise InputError("too_long", f"the text has {len(text):,} characters; the limit is {MAX_CHARS:,} — check one "
                          "statement (a post, a headline, a paragraph) at a time")
@@ -123,8 +128,18 @@ def looks_english(text: str) -> bool:
 
 def _preview(text) -> str:
     if isinstance(text, str):
-        return text[:200] + ("…" if len(text) > 200 else "")
+        return printable(text[:200] + ("…" if len(text) > 200 else ""))
     return ""
+
+
+def printable(text: str) -> str:
+    """The text with lone surrogates (not Unicode, so not writable as UTF-8) replaced by U+FFFD."""
+    return SURROGATE.sub("\ufffd", text)
+
+
+def too_long(what: str) -> InputError:
+    return InputError("too_long", f"{what} is over {MAX_CHARS:,} characters, the limit — check one statement (a post, "
+                      "a headline, a paragraph) at a time")
 
 
 def parse_line(line: str, number: int) -> tuple[str, object]:
@@ -138,5 +153,9 @@ def parse_line(line: str, number: int) -> tuple[str, object]:
                                            f"at column {exc.colno})")
         if not isinstance(obj, dict) or "text" not in obj:
             return str(number), InputError("bad_json", f'line {number}: a JSON line needs a "text" field')
-        return str(obj.get("id", number)), obj["text"]
-    return str(number), line.rstrip("\n")
+        sid = str(obj.get("id", number))  # any other keys are the caller's own and are ignored
+        if SURROGATE.search(sid):
+            return printable(sid), InputError("not_utf8", f"line {number}: the id has a lone surrogate, which is not "
+                                              "valid Unicode; send it as UTF-8")
+        return sid, obj["text"]
+    return str(number), line.rstrip("\r\n")

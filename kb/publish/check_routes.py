@@ -1,28 +1,29 @@
 """/-/check (a form and a verdict card) and /-/check.json (the same as an API) over the served database.
 
 The checker is built from the served database alone (the knowledge base is read back from its tables), once per
-database file per process, on first use. It runs on one dedicated worker thread: checks are CPU-bound (spaCy,
-then one encode by the embedding model), `Checker` keeps per-call state on itself (so calls must not overlap),
-and the event loop stays free for Datasette's other pages while a check runs.
+database file per process, on first use. Checks run on a fair pool of threads sharing that checker
+(kb.publish.check_pool): CPU-bound work stays off the event loop, a batch is cut into small pieces taken in turn
+with other requests' pieces, so a one-line check is not stuck behind a 100-statement batch, and when too many
+statements wait a request gets a 429 with Retry-After at once. `Checker.check_many` must therefore stay safe to
+call from several threads at a time (it keeps no per-call state on the checker; a test holds it to that).
 
 API (`/-/check.json`), answering with exactly the objects `kb check --jsonl` writes:
   GET  ?text=...[&id=...]                      one object
   POST {"text": "...", "id"?: ...}             one object
   POST {"statements": ["...", {"id", "text"}]}  a JSON list of objects, in order (ids: given, else 1, 2, ...)
-A single text the checker cannot take (over 20,000 characters, binary, not valid Unicode) is a 400 whose body is
-still that object, with its `error`. In a batch such an item gets its error object and the rest are checked (200).
+A single text the checker cannot take (empty, over 20,000 characters, binary, not valid Unicode) is a 400 whose
+body is still that object, with its `error`. In a batch such an item gets its error object and the rest are
+checked (200). When too many statements wait, any request is a 429 with Retry-After (code `busy`).
 Requests that are not one of the shapes above, or over the batch limits, are a 400
 `{"ok": false, "status": 400, "error": {"code", "message"}}`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -31,6 +32,7 @@ from datasette.utils.asgi import Response
 from kb import schema
 from kb.check.inputs import MAX_CHARS, InputError
 from kb.publish import views
+from kb.publish.check_pool import FairPool, PoolBusy
 from kb.publish.datasette_config import DATABASE
 from kb.publish.web import NO_DATABASE, DatasetteLinks, json_response, no_database, served
 from kb.readback import read_knowledge_base
@@ -51,13 +53,23 @@ class BadRequest(Exception):
         self.code, self.message = code, message
 
 
+class Busy(BadRequest):
+    """Too many statements are waiting to be checked: a 429 with Retry-After, not an unbounded wait."""
+
+    status = 429
+
+    def __init__(self, busy: PoolBusy):
+        super().__init__("busy", f"{busy}; the server checks a limited number of statements at a time")
+        self.retry_after = busy.retry_after
+
+
 class CheckerUnavailable(Exception):
     """The served database cannot run the checker; the message says how to fix it."""
 
 
 # ---------------------------------------------------------------- the checker, once per database file
 
-CHECK_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caveat-check")
+CHECK_POOL = FairPool()  # threads sized to the machine, sharing the one checker
 # One intra-op thread for the embedding model: a statement is a few dozen word pieces, too little to share out,
 # and with two threads on a busy two-core machine every encode waits for a descheduled thread (p99 of 0.7-2 s
 # against 45-130 ms with one; benchmarks/serve_load.py). Process-wide: the server uses torch for nothing else.
@@ -114,10 +126,13 @@ async def run_checks(datasette, items: list) -> list[dict]:
         raise CheckerUnavailable(NO_DATABASE)
     database = Path(datasette.get_database(DATABASE).path)
 
-    def work():
-        return list(checker_for_database(database, data.kb).check_many(items))
+    def work(piece: list) -> list[dict]:
+        return list(checker_for_database(database, data.kb).check_many(piece))
 
-    return await asyncio.get_running_loop().run_in_executor(CHECK_THREAD, work)
+    try:
+        return await CHECK_POOL.run(work, items)
+    except PoolBusy as busy:
+        raise Busy(busy) from None
 
 
 # ---------------------------------------------------------------- reading requests
@@ -231,7 +246,13 @@ async def page_text(request) -> str | None:
 
 def error_json(error: BadRequest | CheckerUnavailable, status: int = 400) -> Response:
     code = getattr(error, "code", "checker_unavailable")
-    return json_response({"ok": False, "status": status, "error": {"code": code, "message": str(error)}}, status)
+    status = getattr(error, "status", status)
+    return json_response({"ok": False, "status": status, "error": {"code": code, "message": str(error)}}, status,
+                         headers=retry_headers(error))
+
+
+def retry_headers(error) -> dict:
+    return {"retry-after": str(error.retry_after)} if hasattr(error, "retry_after") else {}
 
 
 def result_status(result: dict) -> int:
@@ -270,6 +291,7 @@ async def check_page(datasette, request) -> Response:
     if data is None:
         return no_database()
     context, status = {"database": DATABASE, "text": "", "max_chars": MAX_CHARS, "card": None, "problem": None}, 200
+    headers = {}
     try:
         text = await page_text(request)
         if text is not None and text.strip():
@@ -278,11 +300,11 @@ async def check_page(datasette, request) -> Response:
             context["card"] = verdict_card(datasette, data.kb, result, text)
             status = result_status(result)
     except BadRequest as error:
-        context["problem"], status = error.message, 400
+        context["problem"], status, headers = error.message, getattr(error, "status", 400), retry_headers(error)
     except CheckerUnavailable as error:
         context["problem"], status = str(error), 503
     html = await datasette.render_template("caveat_check.html", context, request=request, view_name="caveat")
-    return Response.html(html, status=status)
+    return Response.html(html, status=status, headers=headers)
 
 
 # ---------------------------------------------------------------- the verdict card

@@ -16,6 +16,7 @@ URLs (one family per concern):
   /-/graph.json              the whole graph as node-link JSON
   /-/bibtex/<source id>.bib  one BibTeX entry; /-/bibtex.bib all of them
   /-/check, /-/check.json    check any text: a form with a verdict card, and the API (kb.publish.check_routes)
+  /-/check.openapi.json      the check API as an OpenAPI document (kb.publish.check_openapi)
   /-/check.jsonld, /-/claimreview/...  schema.org ClaimReview JSON-LD (kb.publish.claimreview)
   /site/...                  the built explainer site (directory URLs served with their index.html)
 Imports run one way: this module imports the route modules, which import kb.publish.web and never this module.
@@ -34,7 +35,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup
 
 from kb.graph import neighbourhood, node_id, to_json
-from kb.publish import check_routes, claimreview, views
+from kb.publish import check_openapi, check_routes, claimreview, views
 from kb.publish.bibtex import bibtex_entry
 from kb.format import claim_label
 from kb.publish.datasette_config import DATABASE, PLUGIN, canned_queries
@@ -244,6 +245,7 @@ def register_routes():
         (r"^/-/caveat/(?P<path>.*)$", asgi_static(str(STATIC))),
         (r"^/-/check$", check_routes.check_page),
         (r"^/-/check\.json$", check_routes.check_api),
+        (r"^/-/check\.openapi\.json$", check_openapi.openapi_view),
         (r"^/-/check\.jsonld$", claimreview.check_view),
         (r"^/-/claimreview\.jsonld$", claimreview.all_statements_view),
         (r"^/-/claimreview/terms$", claimreview.terms_view),

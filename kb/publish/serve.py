@@ -7,6 +7,7 @@ cleanly. `datasette_args` is the exact argument list, shared with the tests' `da
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,12 +92,21 @@ def free_port(host: str, port: int) -> int:
 
 
 def serve(root: Path, host: str = "127.0.0.1", port: int = 8001, db: Path | None = None, site: bool = True,
-          echo=click.echo):
+          echo=click.echo, base_url: str | None = None):
     """Serve the knowledge base (and the site under /site/) until Ctrl-C.
 
-    Raises InvalidData when the data has problems and ServeError when it cannot serve; the CLI prints them.
+    `base_url` (default http://HOST:PORT) is the origin absolute URLs are made from (kb.publish.security), never
+    a request's Host header. Raises InvalidData when the data has problems and ServeError when it cannot serve;
+    the CLI prints them.
     """
+    from kb.publish.security import BASE_URL_ENV, check_base_url
+
     port = free_port(host, port)  # before building, so a busy port fails fast
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        os.environ[BASE_URL_ENV] = check_base_url(base_url or f"http://{shown}:{port}")
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
     files = prepare(root, db, echo, site=site)
     shown = f"[{host}]" if ":" in host else host
     for line in urls_lines(f"http://{shown}:{port}", files.site is not None):
