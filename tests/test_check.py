@@ -212,11 +212,6 @@ def test_non_english_text_is_reported_not_guessed(checker):
 
 
 HOSTILE_UNITS = ["'", "(", "o1 ", "%", "\u202e o1 5% \u202d ", "5% ", "o1 sabotaged 7 of 100 runs. "]
-# Superlinear today (issue 11: work per finding x numbers in the checker's internals, being rewritten); strict, so
-# the fix turns these into failures until the marks go.
-SUPERLINEAR_TODAY = {"o1 ", "\u202e o1 5% \u202d ", "5% ", "o1 sabotaged 7 of 100 runs. "}
-
-
 def python_calls(work) -> int:
     """How many Python function calls `work()` makes: a measure of work that does not depend on the machine."""
     calls = 0
@@ -233,9 +228,7 @@ def python_calls(work) -> int:
     return calls
 
 
-@pytest.mark.parametrize("unit", [
-    pytest.param(unit, marks=pytest.mark.xfail(strict=True, reason="superlinear checker internals (issue 11)"))
-    if unit in SUPERLINEAR_TODAY else unit for unit in HOSTILE_UNITS])
+@pytest.mark.parametrize("unit", HOSTILE_UNITS)
 def test_hostile_text_costs_work_linear_in_its_length(checker, unit):
     # Doubling a repetitive text may at most about double the checker's work: findings x numbers (or any other
     # pairwise loop) would quadruple it, and "5% " * 5000 once took 84 s. Counted, not timed.

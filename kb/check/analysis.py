@@ -97,12 +97,14 @@ def analyse(doc, anaphor_keys: set[str]) -> Analysis:
 def _longest(mentions: list[Mention]) -> list[Mention]:
     """Within each label, drop a mention that lies inside a longer one of the same label ('o1' in 'o1-preview')."""
     groups = {"MODEL", "FAMILY", "DEVELOPER", "GENERIC", "PLURAL"}  # all name a subject: the longest name wins
-    kept = []
+    kept, open_ = [], []  # open_: kept mentions that still reach past the current start (linear sweep, not pairs)
     for m in sorted(mentions, key=lambda m: (m.start, -(m.end - m.start))):
+        open_ = [o for o in open_ if o.end > m.start]
         same = (lambda o: o.label in groups) if m.label in groups else (lambda o: o.label == m.label and o.id == m.id)
-        if any(same(o) and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start) for o in kept):
+        if any(same(o) and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start) for o in open_):
             continue
         kept.append(m)
+        open_.append(m)
     # Context words inside a behaviour phrase describe the behaviour ("sabotage the SHUTDOWN"), not a condition.
     behaviours = [m for m in kept if m.label == "BEHAVIOUR"]
     # The same words may deliberately say both ("failed to comply": the behaviour, and that there was an instruction).
