@@ -45,6 +45,8 @@ DETECTOR_CASES = [
                  "match", "share_of_models", set(), marks=pytest.mark.xfail(strict=True, reason=(
                      "fitted checker: a sweeping subject with one model's figure is rare in the training folds, so the "
                      "finding falls below the match tier; the share_of_models detector is not reached"))),
+    ("Anthropic found that 96% of frontier AI models, including Claude Opus 4, blackmailed in its tests.", "misstated",
+     "agentic-blackmail-claude-opus-4", "match", "share_of_models", set()),
     ("Claude 3.5 Sonnet sandbagged 65% of the time.", "misstated", "apollo-t6-sandbag-goal-sonnet35", "match",
      "accuracy_as_frequency", {"accuracy_drop"}),
     ("o1 lied in 99% of all tests.", "misstated", "o1card-doubledown", "match", "conditional_as_unconditional",
@@ -53,6 +55,8 @@ DETECTOR_CASES = [
                  {"binary_choice"}, marks=pytest.mark.xfail(strict=True, reason=(
                      "fitted checker: the sweeping statement is matched to the study's aggregate claim (agentic-control), "
                      "whose key context has no binary_choice; still flagged as an overgeneralisation"))),
+    ("o1 tried to disable its oversight mechanism in Apollo's tests.", "missing_context", "o1card-oversight", "absent",
+     "overgeneralisation", {"goal_nudge"}),
     ("In 84% of test scenarios, the AI threatened to blackmail the engineer.", "missing_context",
      "c4card-blackmail-84", "match", "dropped_context", {"binary_choice"}),
     ("Anthropic's December 2024 system card says Claude Opus 4, left no option but blackmail or replacement, "
@@ -77,7 +81,9 @@ def test_detectors_on_statements(checker, text, verdict, claim, number, problem,
 
 def test_every_registered_detector_is_exercised_above():
     kinds = {kind for kind, _fn in DETECTORS}
-    tested = {case[4] for case in DETECTOR_CASES if case[4]}  # each case asserts its problem kind is reported
+    # Each case asserts its problem kind is reported; a case expected to fail exercises nothing.
+    passing = [case for case in DETECTOR_CASES if not getattr(case, "marks", ())]
+    tested = {case[4] for case in passing if case[4]}
     assert kinds - tested == set()
     assert {"unsupported_number", "wrong_condition", "wrong_model", "share_of_models", "accuracy_as_frequency",
             "conditional_as_unconditional", "wrong_date"} <= MISSTATING

@@ -75,12 +75,12 @@ import sys
 from kb.check import checker
 from kb.cli import main
 
-real = checker.Checker._check_one
-def check_one(self, statement, *args):
+real = checker.Checker._result
+def result(self, statement, *args):
     if "BOOM" in statement.text:
         raise RuntimeError("simulated bug")
     return real(self, statement, *args)
-checker.Checker._check_one = check_one
+checker.Checker._result = result
 sys.argv = ["kb", *sys.argv[1:]]
 main()
 """

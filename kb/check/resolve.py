@@ -256,8 +256,10 @@ class Resolver:
 
     def _other_model_exact(self, report):
         quantity = report.number.quantity
-        # Saying the number is another model's needs the behaviour stated in words, not only read by meaning.
-        behaviours = {b for b, evidence in report.behaviours.items() if evidence >= CUE_EVIDENCE}
+        # Whose number it is depends on the behaviour: the one named in words when there is one, else the ones the
+        # sentence describes by meaning.
+        named = {b for b, evidence in report.behaviours.items() if evidence >= CUE_EVIDENCE}
+        behaviours = named or set(report.behaviours)
         models = set(report.subject.models)
         stating = self.stating(quantity)
         pool = [c for c in self.kb.claims.values()
