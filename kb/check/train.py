@@ -50,14 +50,10 @@ class Examples:
         self.extend(other, min(weight, 1.0))
 
 
-def reports_match(finding_model, finding_behaviour, reports) -> bool:
-    return any(all(value == (finding_model if k == "model" else finding_behaviour)
-                   for k, value in report.items() if k in ("model", "behaviour") and value) for report in reports)
-
-
 def examples(checker, labelled: list[dict]) -> Examples:
     """Evidence records and their labels for labelled statements (dicts with text, reports, missing, present…)."""
     from kb.check.checker import reported_model
+    from kb.check.evaluate import reports_finding
 
     out = Examples(statements=len(labelled))
     judged = checker.judged((str(s["id"]), s["text"]) for s in labelled)
@@ -69,7 +65,8 @@ def examples(checker, labelled: list[dict]) -> Examples:
         chosen = {id(f) for f in findings}
         for f in findings + considered:
             behaviour = f.claim.behaviour if f.claim else next(iter(f.report.behaviours), None)
-            right = not nothing and reports_match(reported_model(f), behaviour, reports)
+            said = {"model": reported_model(f), "behaviour": behaviour}
+            right = not nothing and reports_finding({"reports": reports}, said)
             out.finding_x.append(f.evidence.values)
             out.finding_y.append(int(right))
             out.finding_w.append(1.0)
