@@ -123,14 +123,19 @@ def _idle(doc, span) -> bool:
 
 
 def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str]) -> list[Mention]:
-    negators = [m for m in mentions if m.label in ("NEGATOR", "REMOVAL")]
-    negative_spans = [m for m in mentions if m.label == "NEG_CONTEXT"]
+    # Grouped by sentence and by key, so a long text costs mentions x (a sentence's worth), not mentions squared.
+    negators, negative_spans = {}, {}
+    for m in mentions:
+        if m.label in ("NEGATOR", "REMOVAL"):
+            negators.setdefault(m.sent, []).append(m)
+        elif m.label == "NEG_CONTEXT":
+            negative_spans.setdefault(m.id, []).append(m)
     out = []
     for m in mentions:
         if m.label == "CONTEXT":
-            if any(n.id == m.id and n.overlaps(m) for n in negative_spans):
+            if any(n.overlaps(m) for n in negative_spans.get(m.id, ())):
                 continue  # the negated reading of the same words wins
-            m.negated = any(n.sent == m.sent and 0 < m.token_start - n.token_start <= NEGATION_WINDOW for n in negators)
+            m.negated = any(0 < m.token_start - n.token_start <= NEGATION_WINDOW for n in negators.get(m.sent, ()))
         elif m.label == "NEG_CONTEXT":
             m = Mention("CONTEXT", m.id, m.start, m.end, m.sent, True, m.token_start)
         elif m.label == "ANAPHOR_NEG":
