@@ -32,6 +32,26 @@ def code_hash() -> str:
     return digest.hexdigest()
 
 
+def data_state(root: Path) -> str:
+    """The data files' contents, and every entry of the data folders with its kind (lstat: a FIFO, a symlink or an
+    unreadable file must not look like the valid state it replaced; validation then reports it)."""
+    from kb.project import data_hash
+
+    entries = []
+    for folder in ("vocabulary", "sources", "claims", "statements"):
+        try:
+            with os.scandir(root / folder) as listing:
+                entries += [f"{folder}/{e.name}:{e.stat(follow_symlinks=False).st_mode}" for e in listing]
+        except OSError as exc:
+            entries.append(f"{folder}:{exc.errno}")
+    for name in ("exclusions.yaml", "changes.yaml"):
+        try:
+            entries.append(f"{name}:{(root / name).lstat().st_mode}")
+        except OSError:
+            entries.append(f"{name}:-")
+    return data_hash(root) + "\0" + "\n".join(sorted(entries))
+
+
 def cached(folder: Path | None, name: str, key: str, compute):
     """compute(), or its pickle from an earlier run with the same key. Writes are atomic; older pickles of `name`
     are removed so the cache does not grow."""

@@ -547,12 +547,12 @@ def load_checker(root: str | Path | None = None, untrained: bool = False) -> Che
     """The checker for the knowledge base at root (found from here if None), cached per process. `untrained`:
     with neutral weights instead of the fitted file, for fitting new ones (`kb train`)."""
     from kb.build import load_valid
-    from kb.project import build_dir, data_hash, find_root
-    from kb.startup import cached
+    from kb.project import build_dir, find_root
+    from kb.startup import cached, data_state
 
     root = find_root(root)
     cache = build_dir(root) / "cache"
     # Invalid data raises here before anything is cached; valid data is validated once per change of a file.
-    knowledge_base = cached(cache, "kb", data_hash(root), lambda: load_valid(root))
+    knowledge_base = cached(cache, "kb", data_state(root), lambda: load_valid(root))
     return Checker(knowledge_base, cache_path=cache / "embeddings.npz",
                    weights=FittedWeights.neutral() if untrained else None)
