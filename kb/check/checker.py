@@ -363,7 +363,7 @@ def chunks(analysis) -> list[tuple[str, list[int]]]:
 
     The embedding model reads about 256 word pieces; chunking keeps long statements fully read while a short
     statement costs exactly one encode. In a statement longer than LONG_CHARS only the sentences that name a
-    subject, behaviour or condition, and their neighbours, are embedded: the others give a similarity nothing to
+    subject or a behaviour, and their neighbours, are embedded: the others give a similarity nothing to
     decide, and encoding is most of the cost of checking an article.
     """
     kept = evidence_sentences(analysis) if len(analysis.text) > LONG_CHARS else range(len(analysis.sentences))
@@ -379,11 +379,14 @@ def chunks(analysis) -> list[tuple[str, list[int]]]:
     return [(analysis.text[start:analysis.sentences[members[-1]][1]], members) for start, members, _ in out]
 
 
+ANCHORS = {"MODEL", "FAMILY", "DEVELOPER", "GENERIC", "PLURAL", "BEHAVIOUR"}  # who did what: a report needs both
+
+
 def evidence_sentences(analysis) -> list[int]:
-    """Sentences with a mention (a model, lab, subject, behaviour or condition cue) and the sentence on either side
-    of each (a subject carried over, a number or condition stated next to it). A number with no mention within a
-    sentence of it ("attendance was up 12%") is an article's own figure, not a model's result."""
-    anchored = {m.sent for m in analysis.mentions}
+    """Sentences naming a subject (a model, family, lab, "the AI", "AI models") or a behaviour, and the sentence on
+    either side of each (a subject carried over, a number or condition stated next to it). A number or a condition
+    word with neither nearby ("the repairs ran 5% over budget") is the article's own business."""
+    anchored = {m.sent for m in analysis.mentions if m.label in ANCHORS}
     near = {i + step for i in anchored for step in (-1, 0, 1)}
     return [i for i in range(len(analysis.sentences)) if i in near]
 
