@@ -180,7 +180,7 @@ class Checker:
     def _check_batch(self, statements: list, final: bool = True) -> list:
         usable = [s for s in statements if s.error is None and s.text]
         docs = dict(zip((id(s) for s in usable), self.nlp.pipe(s.text for s in usable)))
-        analyses = {key: analyse(doc, self.anaphor_keys) for key, doc in docs.items()}
+        analyses = {key: analyse(doc, self.anaphor_keys, self.kb.lexicon) for key, doc in docs.items()}
         chunked = {key: chunks(a) for key, a in analyses.items()}
         vectors = self._encode([text for parts in chunked.values() for text, _ in parts])
         results, offset = [], 0
