@@ -113,6 +113,7 @@ class Checker:
         self.lookup = Lookup(self._models_by_developer(), dict(kb.lexicon.families), tuple(kb.models))
         self.source_words = {sid: self._words(f"{s.title} {s.authors}") for sid, s in kb.sources.items()}
         self.other_rates = other_rates(kb)
+        self.vectors_seen: dict | None = None  # text -> vector, while fitting (see remembering_vectors)
 
     # ------------------------------------------------------------ set-up
 
@@ -199,8 +200,25 @@ class Checker:
             offset += len(parts)
         return results
 
+    def remembering_vectors(self) -> "Checker":
+        """A copy of this checker (pipeline and model shared) that keeps every text's vector, and shares them with
+        the checkers `with_weights` makes from it: fitting checks the same statements with new weights again and again (two passes per fit, five fits per
+        `kb eval --cv`), and the weights change nothing the embedding model computes."""
+        if self.vectors_seen is not None:
+            return self
+        other = object.__new__(Checker)
+        other.__dict__.update(self.__dict__)
+        other.vectors_seen = {}
+        return other
+
     def _encode(self, texts: list) -> np.ndarray:
-        """Each distinct text encoded once (a batch or a long statement may repeat itself)."""
+        """Each distinct text encoded once (a batch or a long statement may repeat itself; a remembering checker,
+        once ever)."""
+        if self.vectors_seen is not None:
+            todo = [t for t in dict.fromkeys(texts) if t not in self.vectors_seen]
+            if todo:
+                self.vectors_seen.update(zip(todo, self.embedder.encode(todo)))
+            return np.stack([self.vectors_seen[t] for t in texts]) if texts else self.embedder.encode([])
         distinct = {text: i for i, text in enumerate(dict.fromkeys(texts))}
         if len(distinct) == len(texts):
             return self.embedder.encode(texts)

@@ -175,7 +175,7 @@ def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True,
     Which candidate the checker chooses, and so which key conditions it judges, depends on the weights; fitting is
     repeated with the weights of the pass before, starting from neutral ones."""
     kb_statements = knowledge_base_statements(checker.kb) if with_knowledge_base else []
-    current = checker.with_weights(FittedWeights.neutral())
+    current = checker.remembering_vectors().with_weights(FittedWeights.neutral())
     for _ in range(PASSES):
         found = examples(current, labelled)
         found.add_balanced(examples(current, kb_statements))
@@ -202,5 +202,7 @@ def training_statements(kb) -> list[dict]:
 
 
 def fitted_fit(checker):
-    """The `kb eval` Fit of the fitted checker: each split is scored by weights fitted on its training folds."""
-    return lambda train: fitted_checker(checker, train)
+    """The `kb eval` Fit of the fitted checker: each split is scored by weights fitted on its training folds (the
+    folds share one memory of vectors: they check the same texts with other weights)."""
+    remembering = checker.remembering_vectors()
+    return lambda train: fitted_checker(remembering, train)
