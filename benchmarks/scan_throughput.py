@@ -26,7 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-KB = str(Path(sys.executable).with_name("kb"))
+# `python -m kb.cli` with this checkout first on the path: the `kb` script next to the interpreter imports whichever
+# checkout it was installed from, which need not be the one being measured.
+KB = [sys.executable, "-m", "kb.cli"]
 LAST = re.compile(r"scanned ([\d,]+) texts in ([\d.]+) s \(([\d,]+) texts/s\); ([\d,]+) passed the prefilter; ([\d,]+) flagged")
 
 
@@ -36,8 +38,9 @@ def number(text: str) -> int:
 
 def run_scan(corpus: Path, out: Path, *extra) -> dict:
     started = time.perf_counter()
-    process = subprocess.Popen([KB, "--root", str(ROOT), "scan", str(corpus), "--out", str(out), "--no-progress", *extra],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    process = subprocess.Popen([*KB, "--root", str(ROOT), "scan", str(corpus), "--out", str(out), "--no-progress", *extra],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _pid, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     stdout, stderr = process.stdout.read(), process.stderr.read()
