@@ -478,8 +478,8 @@ def train(obj, labels, output, without_kb):
 @click.option("--time-field", default="date", show_default=True, help="The field holding the text's date (ISO date or time).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: this machine, streaming; ray: Ray Data (pip install -e '.[scale]'; RAY_ADDRESS for a cluster).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Checker processes (local: one input file each) or Ray workers.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Checker processes (local) or Ray actors [default: one per two cores, at least 1].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Texts per checker batch (after the prefilter).")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar on stderr (default: when stderr is a terminal).")
