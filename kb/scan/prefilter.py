@@ -159,6 +159,15 @@ def _rarest(forms: list, probability: dict) -> frozenset:
                                      -max(len(w) for w in f), sorted(f)))
 
 
+def _head(phrase: str) -> str:
+    """The word a cue or phrase is led by, its verb ("disable" in "disable the monitor"): the first word that is
+    not a hyphenated modifier ("in-context scheming": "scheming"); all of a one-word cue ("goal-guarding")."""
+    words = phrase.split()
+    if len(words) == 1:
+        return words[0]
+    return next((w for w in words if "-" not in w), "")
+
+
 def _tokens(text: str) -> list[str]:
     return TOKEN.findall(text.lower())
 
@@ -240,15 +249,16 @@ class Prefilter:
     def _setup_words(kb, lemmas) -> set:
         """Lemmas that name the conditions of an experiment rather than what a model did: the words of the context
         keys' labels and cues ('benchmark', 'user', 'instruction', 'monitor', 'safety'), less those a behaviour
-        is named with (a word of its label, or the first word, a verb, of its phrase or of one of its cues:
-        'shutdown', 'deliberately', 'sabotage', 'evaluated'). Alone next to a model name they are product talk ('scored 46% on the new
+        is named with (a word of its label, but not a qualifier in brackets, or the word that leads its phrase or
+        one of its cues: 'shutdown', 'deliberately', 'sabotage', 'evaluated'). Alone next to a model name they are product talk ('scored 46% on the new
         coding benchmark'), not a result in other words."""
         def lemmas_of(texts):
             return {_fixed_lemma(lemmas, w) for t in texts for w in _tokens(t or "")}
 
         setup = lemmas_of(t for k in kb.context.values() for t in [k.label, k.phrase, *(k.cues or []), *(k.negations or [])])
-        heads = [_tokens(t)[:1] for b in kb.behaviours.values() for t in [*(b.cues or []), b.phrase]]
-        behaviour = lemmas_of([*(w for h in heads for w in h), *(b.label for b in kb.behaviours.values())])
+        heads = [_head(t) for b in kb.behaviours.values() for t in [*(b.cues or []), b.phrase or ""]]
+        labels = [re.sub(r"\([^)]*\)", " ", b.label or "") for b in kb.behaviours.values()]  # not "(training)"
+        behaviour = lemmas_of([*heads, *labels])
         # ... and the words of a label's family ('evaluated' for "Evaluation awareness"): the lemma table does not
         # join derived words, so a shared stem of six letters does.
         stems = {w[:6] for w in behaviour if len(w) >= 6}
