@@ -510,6 +510,9 @@ def scan(obj, inputs, out, text_field, id_field, time_field, engine, workers, ba
         click.echo(f"resumed: {len(report.files_skipped)} input file(s) were already scanned into {out}")
     if report.errors:
         click.echo(f"{report.errors:,} unreadable row(s): see {Path(out) / 'errors.jsonl'}")
+    if report.repeats:
+        click.echo(f"{report.repeats:,} of the texts that passed the prefilter repeated one already checked "
+                   "(answered from the checker's cache)")
     click.echo(report.line())
 
 

@@ -32,6 +32,7 @@ STATE = "_scan"
 # (a batch is --batch-size short texts). A lead of many batches lets the reader finish a small corpus while the
 # checkers are still loading, so that afterwards they have the machine to themselves.
 IN_FLIGHT = 64
+MEMO = 4096  # distinct texts whose results each checker process keeps for repeats (a few MB)
 POLL = 0.5  # seconds between checks that the checker processes are still alive while waiting for them
 
 
@@ -97,22 +98,48 @@ def _checker_process(root: str, threads: int, tasks, results):
         results.put(("failed", None, f"loading the checker failed: {exc!r}\n{traceback.format_exc()}"))
         return
     results.put(("ready", None, None))
+    memo = Memo(MEMO)
     while True:
         task = tasks.get()
         if task is None:
             return
         number, items = task
         try:
-            found = [_slim(result) for result in checker.check_many(items, batch_size=max(1, len(items)))]
+            found, repeats = memo.check(checker, items)
         except BaseException as exc:  # noqa: BLE001
             results.put(("failed", number, f"the checker failed on a batch: {exc!r}\n{traceback.format_exc()}"))
             return
-        results.put(("done", number, found))
+        results.put(("done", number, (found, repeats)))
+
+
+class Memo:
+    """The results of the last `size` distinct texts a checker process checked. A firehose repeats itself (reposts,
+    syndicated copies, quotes): a text checked before gets the same result again, under its own id, without
+    running the checker. The checker's result depends on the text alone (the id is only echoed), so this changes
+    no verdict."""
+
+    def __init__(self, size: int):
+        from collections import OrderedDict
+
+        self.size, self.results = size, OrderedDict()
+
+    def check(self, checker, items: list) -> tuple[list, int]:
+        """([result per (id, text) item, in order], how many were repeats of a text checked before)."""
+        new = list(dict.fromkeys(text for _sid, text in items if text not in self.results))
+        for text, result in zip(new, checker.check_many([(None, text) for text in new], batch_size=max(1, len(new)))):
+            self.results[text] = _slim(result)
+        out = []
+        for sid, text in items:
+            self.results.move_to_end(text)
+            out.append(dict(self.results[text], id=sid))
+        while len(self.results) > self.size:
+            self.results.popitem(last=False)
+        return out, len(items) - len(new)
 
 
 def _slim(result: dict) -> dict:
     """What the scan writes from a result (kb.scan.output reads only these): no need to send the text back."""
-    return {k: result[k] for k in ("id", "verdict", "findings", "error") if k in result}
+    return {k: result[k] for k in ("verdict", "findings", "error") if k in result}
 
 
 class Checkers:
@@ -371,10 +398,11 @@ def _scan_files(todo, state, options, checkers, gate, bar, report):
             elif kind == "all read":
                 all_read = True
             elif kind is None and pending:
-                number, found = checkers.result()
+                number, (found, repeats) = checkers.result()
                 reader.slots.release()
                 index, read = pending.pop(number)
                 open_files[index].write(open_files[index].rows.pop(number), found)
+                report.repeats += repeats
                 bar.reach(read)
             for index in sorted(open_files):
                 if open_files[index].finished:

@@ -62,6 +62,7 @@ class ScanReport:
     passed: int = 0  # texts that passed the prefilter and went to the checker
     flagged: int = 0  # texts the checker flagged (missing_context or misstated)
     errors: int = 0  # rows written to errors.jsonl
+    repeats: int = 0  # texts that passed the gate and repeated one already checked (answered without the checker)
     seconds: float = 0.0
     files_done: int = 0
     files_skipped: list = field(default_factory=list)  # already finished by an earlier, interrupted run
