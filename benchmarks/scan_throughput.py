@@ -85,7 +85,7 @@ def run_scan(corpus: Path, out: Path, *extra) -> dict:
     match = LAST.search(stdout.strip().splitlines()[-1])
     texts, passed, flagged = number(match[1]), number(match[4]), number(match[5])
     return {"texts": texts, "seconds": wall, "rate": texts / wall, "passed": passed, "flagged": flagged,
-            "rss_mb": usage.ru_maxrss / 1024, "tree_mb": peak[0] / 1024, "line": stdout.strip().splitlines()[-1]}
+            "rss_mb": usage.ru_maxrss / 1024, "tree_mb": peak[0] / 1024, "cpu": usage.ru_utime + usage.ru_stime, "line": stdout.strip().splitlines()[-1]}
 
 
 def verify(kb, count: int, sample: int) -> dict:
@@ -132,7 +132,7 @@ def main():
             print(f"local {size:>9,} texts: {local['rate']:7,.0f} texts/s end to end ({local['seconds']:.1f} s); "
                   f"prefilter pass rate {local['passed'] / local['texts']:.2%} ({local['passed']:,}); "
                   f"{local['flagged']:,} flagged; peak RSS {local['rss_mb']:,.0f} MB largest process, "
-                  f"{local['tree_mb']:,.0f} MB all processes")
+                  f"{local['tree_mb']:,.0f} MB all processes; {local['cpu']:,.0f} CPU s")
             print(f"    kb scan said: {local['line']}")
             if args.ray and index == 0:
                 ray = run_scan(corpus, Path(tmp) / f"ray-{size}", "--engine", "ray")

@@ -379,31 +379,35 @@ def _scan_files(todo, state, options, checkers, gate, bar, report):
         return open_files[index]
 
     reader.start()
-    all_read = False
+    status = {"all read": False}
+
+    def take(kind, index, payload):
+        if kind == "failed":
+            raise payload
+        if kind == "sent":
+            number, rows, read = payload
+            file(index).rows[number] = rows
+            pending[number] = (index, read)
+        elif kind == "read":
+            file(index).counts = payload
+        elif kind == "all read":
+            status["all read"] = True
+
     try:
-        while not (all_read and not pending):
+        while not (status["all read"] and not pending):
             # The reader's news first (it says which file a batch belongs to), then one result of the checkers.
             try:
-                kind, index, payload = events.get(timeout=0 if pending else POLL)
+                take(*events.get(timeout=0 if pending else POLL))
             except queue.Empty:
-                kind = None
-            if kind == "failed":
-                raise payload
-            if kind == "sent":
-                number, rows, read = payload
-                file(index).rows[number] = rows
-                pending[number] = (index, read)
-            elif kind == "read":
-                file(index).counts = payload
-            elif kind == "all read":
-                all_read = True
-            elif kind is None and pending:
-                number, (found, repeats) = checkers.result()
-                reader.slots.release()
-                index, read = pending.pop(number)
-                open_files[index].write(open_files[index].rows.pop(number), found)
-                report.repeats += repeats
-                bar.reach(read)
+                if pending:
+                    number, (found, repeats) = checkers.result()
+                    reader.slots.release()
+                    while number not in pending:  # back from a second checker before the reader's news of it
+                        take(*events.get())
+                    index, read = pending.pop(number)
+                    open_files[index].write(open_files[index].rows.pop(number), found)
+                    report.repeats += repeats
+                    bar.reach(read)
             for index in sorted(open_files):
                 if open_files[index].finished:
                     report.add(open_files.pop(index).finish())
