@@ -143,7 +143,7 @@ def _slim(result: dict) -> dict:
 
 
 class Checkers:
-    """`workers` checker processes fed from one task queue; results (in any order) come out of `results()`."""
+    """`workers` checker processes fed from one task queue; results (in any order) come out of `result()`."""
 
     def __init__(self, root: Path, workers: int, threads: int):
         import multiprocessing
@@ -162,7 +162,7 @@ class Checkers:
         self.submitted += 1
 
     def result(self):
-        """The next ("done", batch number, results); raises ScanError when a worker failed or died."""
+        """The next (batch number, (results, repeats)); raises ScanError when a worker failed or died."""
         while True:
             try:
                 kind, number, payload = self.queue.get(timeout=POLL)
