@@ -5,8 +5,10 @@ and the labelled statements), then in one run:
   - checks them in batch, as `kb check --jsonl` does (Checker.check_many), and
   - encodes the same texts with a bare `model.encode`,
 alternating the two twice and keeping each one's best time, and prints the ratio.
-Also prints the cold time of `kb check "text"` next to `python -c "import sentence_transformers"`, and the warm
-per-statement latency (median, p95) of single checks.
+Also prints the cold time of `kb check "text"` next to `python -c "import sentence_transformers"`, the warm
+per-statement latency (median, p95) of single checks, and the time to check one 20,000-character statement (an
+article where 1 text in 10 reports a result, the rest AI chatter and unrelated prose from kb.scan.corpus; and the
+worst case, every sentence a report) next to a bare encode of its text in 600-character pieces.
 
     python benchmarks/check_throughput.py [--statements N] [--skip-cold]
 
@@ -16,6 +18,7 @@ The last line is `ratio R (check X/s, encode Y/s)`. Goal: R >= 0.7.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import subprocess
 import sys
@@ -46,6 +49,25 @@ def statements(kb, wanted: int) -> list[str]:
                      f"{format_value(c)} of the time, researchers said.")
     distinct = list(dict.fromkeys(texts))
     return distinct[:wanted]
+
+
+def long_statement(kb, chars: int, reporting_every: int) -> str:
+    """A deterministic statement of `chars` characters: one text in `reporting_every` reports a result (1: all of
+    them), the others AI chatter (one in four) and unrelated prose, as kb.scan.corpus mixes them."""
+    from kb.scan.corpus import generate
+
+    rng = random.Random(7)
+    by_kind: dict = {"reporting": [], "chatter": [], "prose": []}
+    for index, (_id, _date, text) in enumerate(generate(kb, 3000)):
+        slot = index % 100
+        by_kind["reporting" if slot == 0 else "chatter" if slot <= 4 else "prose"].append(text)
+    parts, length, index = [], 0, 0
+    while length < chars:
+        kind = ("reporting" if index % reporting_every == 0 else "chatter" if index % 4 == 1 else "prose")
+        parts.append(rng.choice(by_kind[kind]))
+        length += len(parts[-1]) + 1
+        index += 1
+    return " ".join(parts)[:chars]
 
 
 def best_of(fn, rounds: int = 2) -> float:
@@ -95,6 +117,12 @@ def main():
     p95 = statistics.quantiles(latencies, n=20)[-1]
     print(f"warm single-statement latency over {len(latencies)} checks: median {statistics.median(latencies):.1f} ms, "
           f"p95 {p95:.1f} ms")
+    for every, what in ((10, "an article, 1 text in 10 reporting"), (1, "every sentence reporting")):
+        text = long_statement(checker.kb, 20_000, every)
+        pieces = [text[i:i + 600] for i in range(0, len(text), 600)]
+        long_check = best_of(lambda: checker.check(text))  # noqa: B023
+        long_encode = best_of(lambda: model.encode(pieces, batch_size=64, show_progress_bar=False))  # noqa: B023
+        print(f"20,000-character statement ({what}): check {long_check:.2f} s, bare encode {long_encode:.2f} s")
     check_rate, encode_rate = len(texts) / check_s, len(texts) / encode_s
     print(f"{len(texts)} distinct statements; batch check {check_s:.2f} s, bare encode {encode_s:.2f} s")
     print(f"ratio {check_rate / encode_rate:.2f} (check {check_rate:.0f}/s, encode {encode_rate:.0f}/s)")

@@ -27,7 +27,9 @@ def _record_class(rtype: schema.RecordType):
     fields = [(f.name, object, field(default=None)) for f in rtype.fields]
     # Provenance: the file and line the record starts at, and the line of each of its fields.
     fields += [("file", str, field(default="")), ("line", int, field(default=0)), ("lines", dict, field(default_factory=dict))]
-    return make_dataclass(rtype.name.title().replace("_", ""), fields, bases=(Record,), eq=False)
+    cls = make_dataclass(rtype.name.title().replace("_", ""), fields, bases=(Record,), eq=False)
+    cls.__module__ = __name__  # so pickle finds it here (kb.startup caches the loaded knowledge base)
+    return cls
 
 
 Source = _record_class(schema.SOURCE)
@@ -50,6 +52,8 @@ CLASSES = {"source": Source, "condition": Condition, "setting": Setting, "contra
            "label": Label, "report": Report, "statement": Statement, "model": Model, "behaviour": Behaviour,
            "context": ContextKey, "verdict": Verdict, "exclusion": Exclusion, "lexicon": Lexicon,
            "change": Change}
+# Pickle looks a class up by its own name ("Context" for ContextKey).
+globals().update({cls.__name__: cls for cls in CLASSES.values() if cls.__name__ not in globals()})
 
 
 def applies_to(condition, claim) -> bool:

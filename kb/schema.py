@@ -330,6 +330,10 @@ LEXICON = RecordType(
         _f("pointers", "texts", "Objects of a removal verb that point back at that condition ('drop IT').", required=True),
         _f("meta_words", "texts", "Words that make a sentence about a result's reporting rather than a report of it.",
            required=True),
+        _f("run_nouns", "texts", "What a rate can be a share of and still be a result ('5% of RUNS', '96% of MODELS'); "
+           "singular, lower case.", required=True),
+        _f("test_nouns", "texts", "Nouns after a number that say it counts test runs ('in 84% of TRIALS'); singular, "
+           "lower case.", required=True),
     ),
 )
 

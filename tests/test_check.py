@@ -244,6 +244,62 @@ def test_hostile_text_costs_work_linear_in_its_length(checker, unit):
     assert large <= 2.6 * small, f"{unit!r}: {small:,} calls at {size}, {large:,} at {2 * size}"
 
 
+def article(kb, chars: int) -> str:
+    """A long statement like a news article: texts of the benchmark corpus (reports, AI chatter, unrelated prose)."""
+    from kb.scan.corpus import generate
+
+    texts, length = [], 0
+    for index, (_id, _date, text) in enumerate(generate(kb, 5000)):
+        if index % 100 <= 4 or index % 10 == 5:  # every report and chatter text, and some prose
+            texts.append(text)
+            length += len(text) + 1
+        if length >= chars:
+            break
+    return " ".join(texts)[:chars]
+
+
+def test_an_article_costs_work_linear_in_its_length(checker):
+    # A finding's scope may span the whole article: findings x sentences x texts once made 20,000 characters take
+    # over 10 s. Counted, not timed.
+    small_text, large_text = article(checker.kb, 6000), article(checker.kb, 12000)
+    checker.check(small_text)
+    small, large = python_calls(lambda: checker.check(small_text)), python_calls(lambda: checker.check(large_text))
+    assert large <= 2.6 * small, f"{small:,} calls at 6,000 characters, {large:,} at 12,000"
+
+
+class CountingEmbedder:
+    """The checker's real embedder, counting the characters it is asked to encode."""
+
+    def __init__(self, real):
+        self.real, self.name, self.chars = real, real.name, 0
+
+    def encode(self, texts):
+        self.chars += sum(len(t) for t in texts)
+        return self.real.encode(texts)
+
+
+def test_a_long_statement_embeds_only_the_sentences_that_can_hold_a_report(checker, monkeypatch):
+    import kb.check.checker as module
+    from kb.check.checker import Checker
+
+    counting = CountingEmbedder(checker.embedder)
+    copy = object.__new__(Checker)
+    copy.__dict__.update(checker.__dict__, embedder=counting)
+    prose = " ".join(f"The council met on day {i} and reviewed the bridge repairs, which ran {i % 9 + 2}% over budget."
+                     for i in range(40))
+    report = "In Apollo's test, o1 tried to disable its oversight in 5% of runs after being told nothing else mattered."
+    text = f"{prose} {report} {prose}"
+    result = copy.check(text)
+    gated = counting.chars
+    assert gated < 0.2 * len(text)  # the report and its neighbours, not 7,000 characters of council news
+    alone = {f["claim"] for f in checker.check(report)["findings"] if f["tier"] == "match"}
+    assert alone and alone <= {f["claim"] for f in result["findings"] if f["tier"] == "match"}
+    monkeypatch.setattr(module, "LONG_CHARS", 10 ** 9)  # every sentence embedded: more work, no finding lost
+    everything = copy.check(text)
+    assert counting.chars - gated > 2 * gated
+    assert {f["claim"] for f in result["findings"]} <= {f["claim"] for f in everything["findings"]}
+
+
 def test_hostile_text_is_handled(checker):
     texts = ["'" * 5000, "(" * 3000 + "o1 5%", "o1 " * 6000, "%" * 10000, "\u202e o1 5% \u202d", "5% " * 5000]
     for result in checker.check_many((str(i), t) for i, t in enumerate(texts)):

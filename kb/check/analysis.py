@@ -17,7 +17,6 @@ QUOTE_PAIRS = [(r'"', r'"'), ("“", "”"), ("‘", "’"), ("«", "»")]
 # A removal verb followed by one of these has no object ("the rate DROPPED IN tests"), so it negates nothing.
 PREPOSITIONS = {"in", "on", "at", "from", "to", "by", "during", "under", "over", "across", "after", "before", "since",
                 "for", "with", "into", "below", "above", "between", "among", "within", "throughout", "through"}
-TEST_NOUNS = {"trial", "run", "rollout", "test", "scenario", "experiment", "simulation", "episode", "evaluation", "sample"}
 
 
 @dataclass
@@ -41,6 +40,7 @@ class Number:
     quantity: object  # kb.check.quantities.Quantity
     sent: int
     following: str  # the few words after the quantity, lower case
+    over_test_runs: bool = False  # 'in 84% of trials', '7 out of 100 runs': a test noun follows (lexicon test_nouns)
 
     @property
     def start(self) -> int:
@@ -54,6 +54,7 @@ class Analysis:
     mentions: list = field(default_factory=list)
     numbers: list = field(default_factory=list)
     quoted: list = field(default_factory=list)  # (start, end) of quoted passages
+    run_nouns: frozenset = frozenset()  # what a rate may be a share of (lexicon run_nouns)
     # Statement-wide facts that findings ask for again and again, worked out once: (what, key) -> value.
     memo: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -80,17 +81,20 @@ class Analysis:
         return self.text[start:end]
 
 
-def analyse(doc, anaphor_keys: set[str]) -> Analysis:
-    """Read mentions and numbers off a processed doc. `anaphor_keys`: keys a 'without it' may refer to."""
+def analyse(doc, anaphor_keys: set[str], lexicon=None) -> Analysis:
+    """Read mentions and numbers off a processed doc. `anaphor_keys`: keys a 'without it' may refer to; `lexicon`:
+    the vocabulary's lexicon (its run_nouns and test_nouns say what a number is a share of)."""
     sents = list(doc.sents)
     sentences = [(s.start_char, s.end_char) for s in sents]
     starts = [s.start for s in sents]
     sent_of = lambda token_index: max(bisect_right(starts, token_index) - 1, 0)  # noqa: E731
-    analysis = Analysis(doc.text, sentences, quoted=_quoted_passages(doc.text))
+    run_nouns = frozenset(lexicon.run_nouns or []) if lexicon is not None else frozenset()
+    test_nouns = frozenset(lexicon.test_nouns or []) if lexicon is not None else frozenset()
+    analysis = Analysis(doc.text, sentences, quoted=_quoted_passages(doc.text), run_nouns=run_nouns)
     raw = [Mention(s.label_, s.id_, s.start_char, s.end_char, sent_of(s.start), token_start=s.start)
            for s in doc.spans[SPANS_KEY] if not _idle(doc, s)]
     analysis.mentions = _resolve_polarity(_longest(raw), anaphor_keys)
-    analysis.numbers = [_number(doc, span, sent_of) for span in doc.spans[QUANTITY_KEY]]
+    analysis.numbers = [_number(doc, span, sent_of, test_nouns) for span in doc.spans[QUANTITY_KEY]]
     return analysis
 
 
@@ -123,14 +127,19 @@ def _idle(doc, span) -> bool:
 
 
 def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str]) -> list[Mention]:
-    negators = [m for m in mentions if m.label in ("NEGATOR", "REMOVAL")]
-    negative_spans = [m for m in mentions if m.label == "NEG_CONTEXT"]
+    # Grouped by sentence and by key, so a long text costs mentions x (a sentence's worth), not mentions squared.
+    negators, negative_spans = {}, {}
+    for m in mentions:
+        if m.label in ("NEGATOR", "REMOVAL"):
+            negators.setdefault(m.sent, []).append(m)
+        elif m.label == "NEG_CONTEXT":
+            negative_spans.setdefault(m.id, []).append(m)
     out = []
     for m in mentions:
         if m.label == "CONTEXT":
-            if any(n.id == m.id and n.overlaps(m) for n in negative_spans):
+            if any(n.overlaps(m) for n in negative_spans.get(m.id, ())):
                 continue  # the negated reading of the same words wins
-            m.negated = any(n.sent == m.sent and 0 < m.token_start - n.token_start <= NEGATION_WINDOW for n in negators)
+            m.negated = any(0 < m.token_start - n.token_start <= NEGATION_WINDOW for n in negators.get(m.sent, ()))
         elif m.label == "NEG_CONTEXT":
             m = Mention("CONTEXT", m.id, m.start, m.end, m.sent, True, m.token_start)
         elif m.label == "ANAPHOR_NEG":
@@ -159,9 +168,10 @@ def _dedupe(mentions: list[Mention]) -> list[Mention]:
     return out
 
 
-def _number(doc, span, sent_of) -> Number:
+def _number(doc, span, sent_of, test_nouns: frozenset) -> Number:
     following = " ".join(t.lower_ for t in doc[span.end: span.end + 6])
-    return Number(span._.quantity, sent_of(span.start), following)
+    words = re.findall(r"[a-z]+", following)
+    return Number(span._.quantity, sent_of(span.start), following, any(w.rstrip("s") in test_nouns for w in words[:3]))
 
 
 def _quoted_passages(text: str) -> list[tuple[int, int]]:
@@ -176,5 +186,4 @@ def _quoted_passages(text: str) -> list[tuple[int, int]]:
 
 def follows_test_noun(number: Number) -> bool:
     """'in 84% of trials', '7 out of 100 runs': the number itself says these were test runs."""
-    words = re.findall(r"[a-z]+", number.following)
-    return any(w.rstrip("s") in TEST_NOUNS for w in words[:3])
+    return number.over_test_runs

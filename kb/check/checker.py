@@ -24,7 +24,7 @@ from kb.check.detectors import MISSTATING, FindingCheck, run_detectors
 from kb.check.embed import CachedEmbeddings, MiniLMEmbedder
 from kb.check.evidence import FINDING_FEATURES, NUMBER_KINDS, SUBJECT_KINDS, EvidenceRecord, one_hot
 from kb.check.fitted import FittedWeights
-from kb.check.nlp import build_nlp
+from kb.check.nlp import load_nlp
 from kb.check.reports import Lookup, find_reports
 from kb.check.resolve import Evidence, Resolver, other_rates
 from kb.format import claim_label, format_value
@@ -36,6 +36,7 @@ from kb.wording import faithful_sentence
 BEHAVIOUR_MEANING_FLOOR = 0.45
 BEHAVIOUR_MEANING_TOP = 2
 BATCH = 512  # statements per encode: the model sorts a batch by length, so bigger batches pad less
+LONG_CHARS = 2000  # longer than any statement or post the checker is fitted on: an article (see chunks)
 CHUNK_CHARS = 600  # sentences are embedded together up to this length: one encode for a typical statement
 STOPWORDS = {"the", "and", "for", "with", "from", "that", "this", "are", "models", "model", "large", "language",
              "research", "frontier", "card", "system", "more", "recent", "into", "when", "their", "they", "paper"}
@@ -105,7 +106,7 @@ class Checker:
                  weights: FittedWeights | None = None):
         self.kb = kb
         self.weights = weights or FittedWeights.load()
-        self.nlp = build_nlp(kb)
+        self.nlp = load_nlp(kb, Path(cache_path).parent if cache_path else None)
         self.embedder = embedder or MiniLMEmbedder(threads=threads)
         self.texts = self._embed_kb(cache_path)
         self.anaphor_keys = {by for cid in kb.claims for _o, by, _n in kb.contrasts_of(cid) if by in kb.context}
@@ -179,9 +180,9 @@ class Checker:
     def _check_batch(self, statements: list, final: bool = True) -> list:
         usable = [s for s in statements if s.error is None and s.text]
         docs = dict(zip((id(s) for s in usable), self.nlp.pipe(s.text for s in usable)))
-        analyses = {key: analyse(doc, self.anaphor_keys) for key, doc in docs.items()}
+        analyses = {key: analyse(doc, self.anaphor_keys, self.kb.lexicon) for key, doc in docs.items()}
         chunked = {key: chunks(a) for key, a in analyses.items()}
-        vectors = self.embedder.encode([text for parts in chunked.values() for text, _ in parts])
+        vectors = self._encode([text for parts in chunked.values() for text, _ in parts])
         results, offset = [], 0
         for statement in statements:
             analysis = analyses.get(id(statement))
@@ -189,12 +190,22 @@ class Checker:
                 results.append(self._unusable(statement) if final else ([], []))
                 continue
             parts = chunked[id(statement)]
-            # Each sentence takes the vector of the chunk it is in.
-            rows = [offset + i for i, (_text, members) in enumerate(parts) for _ in members]
-            findings, considered = self._findings(analysis, vectors[rows])
+            # Each sentence takes the vector of the chunk it is in; a sentence left out (see chunks) a zero vector.
+            sentence_vectors = np.zeros((len(analysis.sentences), vectors.shape[1]), dtype=np.float32)
+            for i, (_text, members) in enumerate(parts):
+                sentence_vectors[members] = vectors[offset + i]
+            findings, considered = self._findings(analysis, sentence_vectors)
             results.append(self._result(statement, findings) if final else (findings, considered))
             offset += len(parts)
         return results
+
+    def _encode(self, texts: list) -> np.ndarray:
+        """Each distinct text encoded once (a batch or a long statement may repeat itself)."""
+        distinct = {text: i for i, text in enumerate(dict.fromkeys(texts))}
+        if len(distinct) == len(texts):
+            return self.embedder.encode(texts)
+        vectors = self.embedder.encode(list(distinct))
+        return vectors[[distinct[text] for text in texts]] if texts else vectors
 
     def _unusable(self, statement) -> dict:
         out = {"id": statement.id, "text": statement.text, "verdict": None if statement.error else "no_claim",
@@ -351,15 +362,33 @@ def chunks(analysis) -> list[tuple[str, list[int]]]:
     """Consecutive sentences grouped into texts of at most CHUNK_CHARS (a long sentence is a chunk of its own).
 
     The embedding model reads about 256 word pieces; chunking keeps long statements fully read while a short
-    statement costs exactly one encode.
+    statement costs exactly one encode. In a statement longer than LONG_CHARS only the sentences that name a
+    subject or a behaviour, and their neighbours, are embedded: the others give a similarity nothing to
+    decide, and encoding is most of the cost of checking an article.
     """
+    kept = evidence_sentences(analysis) if len(analysis.text) > LONG_CHARS else range(len(analysis.sentences))
     out: list = []
-    for index, (start, end) in enumerate(analysis.sentences):
-        if out and end - out[-1][2] <= CHUNK_CHARS:
+    previous = None
+    for index in kept:
+        start, end = analysis.sentences[index]
+        if out and previous == index - 1 and end - out[-1][2] <= CHUNK_CHARS:
             out[-1][1].append(index)
         else:
             out.append([start, [index], start])
+        previous = index
     return [(analysis.text[start:analysis.sentences[members[-1]][1]], members) for start, members, _ in out]
+
+
+ANCHORS = {"MODEL", "FAMILY", "DEVELOPER", "GENERIC", "PLURAL", "BEHAVIOUR"}  # who did what: a report needs both
+
+
+def evidence_sentences(analysis) -> list[int]:
+    """Sentences naming a subject (a model, family, lab, "the AI", "AI models") or a behaviour, and the sentence on
+    either side of each (a subject carried over, a number or condition stated next to it). A number or a condition
+    word with neither nearby ("the repairs ran 5% over budget") is the article's own business."""
+    anchored = {m.sent for m in analysis.mentions if m.label in ANCHORS}
+    near = {i + step for i in anchored for step in (-1, 0, 1)}
+    return [i for i in range(len(analysis.sentences)) if i in near]
 
 
 def reported_model(finding) -> str | None:
@@ -383,6 +412,7 @@ class _Similarities:
         self.behaviours = np.stack([by_behaviour[:, texts.behaviour_columns[b]].max(axis=1)
                                     for b in texts.behaviour_order], axis=1)
         self.behaviour_index = {b: i for i, b in enumerate(texts.behaviour_order)}
+        self._per_key, self._per_condition = {}, {}
 
     def claim(self, sentence: int, claim_id: str) -> float:
         return float(self.claims[sentence, self.texts.claim_index[claim_id]])
@@ -403,17 +433,32 @@ class _Similarities:
         best = np.argsort(-row)[:BEHAVIOUR_MEANING_TOP]
         return {self.texts.behaviour_order[i]: round(float(row[i]), 3) for i in best if row[i] >= BEHAVIOUR_MEANING_FLOOR}
 
-    def paraphrase(self, sentence: int, key: str) -> float:
-        columns = self.texts.paraphrase_columns.get(key)
-        return float(self.paraphrases[sentence, columns].max()) if columns else 0.0
+    def paraphrase(self, sentences, key: str) -> float:
+        """The best similarity of any of `sentences` (one index or several) to the key's paraphrases."""
+        return self._best(self._per_key, self.texts.paraphrase_columns, self.paraphrases, key, sentences)
 
-    def condition(self, sentence: int, setting_id: str, key: str) -> float:
-        columns = self.texts.condition_columns.get((setting_id, key))
-        return float(self.conditions[sentence, columns].max()) if columns else 0.0
+    def condition(self, sentences, setting_id: str, key: str) -> float:
+        """The best similarity of any of `sentences` to how the setting words its condition `key`."""
+        return self._best(self._per_condition, self.texts.condition_columns, self.conditions, (setting_id, key),
+                          sentences)
 
-    def means(self, sentence: int, key: str, threshold: float = 0.62) -> bool:
-        """The rule-based reading of 'this sentence says that': kept for keys outside a claim's key context."""
-        return self.paraphrase(sentence, key) >= threshold
+    @staticmethod
+    def _best(memo: dict, columns: dict, matrix, label, sentences) -> float:
+        # One column per label (its best text), made once per statement: a finding's scope may span a whole
+        # article, and findings x sentences x texts would make checking quadratic in its length.
+        column = memo.get(label)
+        if column is None:
+            where = columns.get(label)
+            column = memo[label] = matrix[:, where].max(axis=1) if where else None
+        if column is None:
+            return 0.0
+        if isinstance(sentences, int):
+            return float(column[sentences])
+        return float(column[list(sentences)].max()) if len(sentences) else 0.0
+
+    def means(self, sentences, key: str, threshold: float = 0.62) -> bool:
+        """The rule-based reading of 'these sentences say that': kept for keys outside a claim's key context."""
+        return self.paraphrase(sentences, key) >= threshold
 
 
 class _StatementFacts:
@@ -506,7 +551,11 @@ def load_checker(root: str | Path | None = None, untrained: bool = False) -> Che
     with neutral weights instead of the fitted file, for fitting new ones (`kb train`)."""
     from kb.build import load_valid
     from kb.project import build_dir, find_root
+    from kb.startup import cached, data_state
 
     root = find_root(root)
-    return Checker(load_valid(root), cache_path=build_dir(root) / "cache" / "embeddings.npz",
+    cache = build_dir(root) / "cache"
+    # Invalid data raises here before anything is cached; valid data is validated once per change of a file.
+    knowledge_base = cached(cache, "kb", data_state(root), lambda: load_valid(root))
+    return Checker(knowledge_base, cache_path=cache / "embeddings.npz",
                    weights=FittedWeights.neutral() if untrained else None)

@@ -15,7 +15,7 @@ RATE_LIKE = {"rate", "conditional_rate", "accuracy_drop"}
 
 
 def present_keys(kb, finding, analysis, meaning, facts) -> set[str]:
-    """Context keys conveyed for this finding. `meaning(sentence, key) -> bool` is the semantic test."""
+    """Context keys conveyed for this finding. `meaning(sentences, key) -> bool` is the semantic test."""
     claim, stated = finding.claim, finding.stated
     conditions = kb.conditions_of(claim) if claim else {}
     wrong = set(conflicts(kb, claim, stated)) if claim else set()
@@ -26,7 +26,7 @@ def present_keys(kb, finding, analysis, meaning, facts) -> set[str]:
             continue
         if condition_state(conditions.get(key)) == "absent":
             continue  # a sentence meaning "the model was nudged" cannot convey that it was not
-        if any(meaning(sentence, key) for sentence in finding.scope.sentences):
+        if meaning(finding.scope.sentences, key):
             present.add(key)
             affirmed.add(key)
     present |= _number_keys(finding, facts)
@@ -69,9 +69,8 @@ def key_evidence(kb, finding, analysis, sims, facts) -> dict:
             "stated": key in stated and key not in wrong,
             "stated_opposite": key in wrong,
             # A sentence meaning "the model was nudged" cannot convey that it was not.
-            "paraphrase_similarity": 0.0 if absent else max((sims.paraphrase(i, key) for i in sentences), default=0.0),
-            "condition_similarity": max((sims.condition(i, setting.id, key) for i in sentences), default=0.0)
-            if setting else 0.0,
+            "paraphrase_similarity": 0.0 if absent else sims.paraphrase(sentences, key),
+            "condition_similarity": sims.condition(sentences, setting.id, key) if setting else 0.0,
             "implied": bool(ctx and any(other in affirmed for other in ctx.implied_by or [])),
             "number_conveys": key in by_number,
             "key_rate_like": key in RATE_LIKE,

