@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # The checker's own word lists (a module of plain data and regular expressions: importing it loads no model).
-from kb.check.reports import ARTICLES, RUN_NOUNS
+from kb.check.reports import ARTICLES
 
 
 
@@ -213,6 +213,7 @@ class Prefilter:
         self.model_nouns = frozenset(w for phrase in [*(kb.lexicon.generic_models or []), *(kb.lexicon.plural_models or []),
                                                        *(kb.lexicon.model_nouns or [])] for w in _tokens(phrase)[-1:]
                                      if w not in SMALL and w not in STOP)  # the head noun: 'models', 'AI', 'LLMs'
+        self.run_nouns = frozenset(kb.lexicon.run_nouns or [])  # what a rate may be a share of (the checker's list)
         # Every rule needs a cue, a name or a model noun (the topic rule: a name or a model noun and a topic word).
         self.anchors = frozenset(self.cue_anchor) | frozenset(self.name_anchor) | self.model_nouns
 
@@ -380,7 +381,7 @@ class Prefilter:
         values = sorted({v for m in models for v in self.values.get(m, ())})
         if not values:
             return False
-        found = _numbers(lower, bounded_marker=True, results_only=True)
+        found = _numbers(lower, bounded_marker=True, results_only=True, run_nouns=self.run_nouns)
         if any(bounded for _v, _t, bounded in found):  # "under 1%", "about 80%": the checker reads a range
             return True
         # "from 99% to 34%" may state a difference of 65 points
@@ -402,7 +403,7 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
-def _not_result(lower: str, start: int, end: int, ratio: bool = False) -> bool:
+def _not_result(lower: str, start: int, end: int, run_nouns: frozenset, ratio: bool = False) -> bool:
     """A number that states a score, a price, a change in money, or a share of something other than runs ("26% of
     its revenue", "in 6 out of 21 regions"): the checker's own test (kb.check.reports: a share is a rate only of
     runs, cases, tests, models...), and a few more that no rate of behaviour takes."""
@@ -412,10 +413,10 @@ def _not_result(lower: str, start: int, end: int, ratio: bool = False) -> bool:
     words = re.findall(r"[a-z]+", after)
     if not ratio and words[:1] == ["of"]:
         nouns = [w for w in words[1:] if w not in ARTICLES][:4]
-        return bool(nouns) and not any(w.rstrip("s") in RUN_NOUNS for w in nouns)
+        return bool(nouns) and not any(w.rstrip("s") in run_nouns for w in nouns)
     if ratio and re.match(r"\s+[a-z]", after):  # "7 out of 100 attempts", "6 out of 21 regions"
         nouns = [w for w in words[:3] if w not in STOP and w not in SMALL]
-        return bool(nouns) and not any(w.rstrip("s") in RUN_NOUNS for w in nouns)
+        return bool(nouns) and not any(w.rstrip("s") in run_nouns for w in nouns)
     return False
 
 
@@ -433,7 +434,8 @@ def _half_unit(text: str, per: float) -> float:
     return 0.5 * 10 ** -decimals / per
 
 
-def _numbers(text: str, bounded_marker: bool = False, results_only: bool = False) -> list:
+def _numbers(text: str, bounded_marker: bool = False, results_only: bool = False,
+             run_nouns: frozenset = frozenset()) -> list:
     """(value, tolerance, bounded) for every value in [0, 1] a text may state as a rate: percentages, ratios,
     fraction words and decimals. `bounded` says a bound ("under", "about", "over 85%") comes just before."""
     lower = text.lower()
@@ -445,7 +447,7 @@ def _numbers(text: str, bounded_marker: bool = False, results_only: bool = False
             return
         if results_only and end is not None:
             linked = any(LINKED.match(lower[e:start]) for _s, e in excluded if e <= start)
-            if linked or _not_result(lower, start, end, ratio):
+            if linked or _not_result(lower, start, end, run_nouns, ratio):
                 excluded.append((start, end))
                 return
         bounded = bounded_marker and bool(BOUND.search(lower[max(0, start - 16):start]))
