@@ -478,8 +478,8 @@ def train(obj, labels, output, without_kb):
 @click.option("--time-field", default="date", show_default=True, help="The field holding the text's date (ISO date or time).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: this machine, streaming; ray: Ray Data (pip install -e '.[scale]'; RAY_ADDRESS for a cluster).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Checker processes (local: one input file each) or Ray workers.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Checker processes (local) or Ray actors [default: one per two cores, at least 1].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Texts per checker batch (after the prefilter).")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar on stderr (default: when stderr is a terminal).")
@@ -510,6 +510,9 @@ def scan(obj, inputs, out, text_field, id_field, time_field, engine, workers, ba
         click.echo(f"resumed: {len(report.files_skipped)} input file(s) were already scanned into {out}")
     if report.errors:
         click.echo(f"{report.errors:,} unreadable row(s): see {Path(out) / 'errors.jsonl'}")
+    if report.repeats:
+        click.echo(f"{report.repeats:,} of the texts that passed the prefilter repeated one already checked "
+                   "(answered from the checker's cache)")
     click.echo(report.line())
 
 

@@ -87,6 +87,28 @@ def test_prefilter_is_built_from_the_vocabulary_not_from_examples(gate):
     assert not gate.passes("")
 
 
+def test_a_repeated_text_gets_the_checkers_result_under_its_own_id_without_checking_it_again():
+    from kb.scan.local import Memo
+
+    class Checker:
+        checked: list = []
+
+        def check_many(self, items, batch_size=None):
+            for sid, text in items:
+                self.checked.append(text)
+                yield {"id": sid, "text": text, "verdict": "misstated" if "o1" in text else "no_claim", "findings": []}
+
+    memo, checker = Memo(2), Checker()
+    found, repeats = memo.check(checker, [("a", "o1 did it"), ("b", "nothing"), ("c", "o1 did it")])
+    assert [(r["id"], r["verdict"]) for r in found] == [("a", "misstated"), ("b", "no_claim"), ("c", "misstated")]
+    assert repeats == 1 and checker.checked == ["o1 did it", "nothing"]
+    found, repeats = memo.check(checker, [("d", "nothing"), ("e", "third text")])
+    assert [r["id"] for r in found] == ["d", "e"] and repeats == 1
+    found, repeats = memo.check(checker, [("f", "o1 did it")])  # the least recently used, gone from a memo of 2
+    assert [(r["id"], r["verdict"]) for r in found] == [("f", "misstated")] and repeats == 0
+    assert checker.checked == ["o1 did it", "nothing", "third text", "o1 did it"]
+
+
 # ---------------------------------------------------------------- readers
 
 def write(path: Path, data: bytes) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +28,16 @@ class ScanOptions:
     id_field: str = "id"
     time_field: str = "date"
     engine: str = "local"
-    workers: int = 1
+    workers: int | None = None  # checker processes (Ray: actors); None: one per two cores, at least one
     batch_size: int = DEFAULT_BATCH
     root: Path | None = None
+
+    def checker_processes(self) -> int:
+        """--workers, or by default one checker per two cores: each uses two threads for the embedding model, and
+        the local engine's reader (parsing, the gate) runs beside them."""
+        if self.workers is not None:
+            return self.workers
+        return max(1, (os.cpu_count() or 1) // 2)
 
     def fields(self) -> dict:
         return {"text": self.text_field, "id": self.id_field, "time": self.time_field}
@@ -37,7 +45,7 @@ class ScanOptions:
     def check(self):
         if self.engine not in ("local", "ray"):
             raise UsageError(f"--engine {self.engine!r} is not known; use local or ray")
-        if self.workers < 1:
+        if self.workers is not None and self.workers < 1:
             raise UsageError(f"--workers {self.workers} must be at least 1")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size {self.batch_size} must be at least 1")
@@ -54,6 +62,7 @@ class ScanReport:
     passed: int = 0  # texts that passed the prefilter and went to the checker
     flagged: int = 0  # texts the checker flagged (missing_context or misstated)
     errors: int = 0  # rows written to errors.jsonl
+    repeats: int = 0  # texts that passed the gate and repeated one already checked (answered without the checker)
     seconds: float = 0.0
     files_done: int = 0
     files_skipped: list = field(default_factory=list)  # already finished by an earlier, interrupted run

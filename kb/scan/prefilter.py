@@ -5,17 +5,23 @@ only where a statement has (a) a behaviour cue, with a subject or a rate to hang
 but a named model (or family, or lab) next to a number that one of that model's claims states. The gate tests a
 loose superset of exactly that, cheapest test first:
 
-  1. anchor    one set intersection: does the text hold any model, family or lab word, or the rarest word of
-               any behaviour cue? Unrelated prose stops here.
+  1. anchor    one set intersection: does the text hold any model, family or lab word, a model noun ("models",
+               "AI"), or the rarest word (by English word frequency) of any behaviour cue? Unrelated prose stops here.
   2. cue       is every content word of some behaviour cue present, in any inflection (the same lemma table
                spaCy's lookup lemmatizer uses, so "disabled", "disabling" count for "disable")?
   3. subject   with a cue: a model, family, lab, generic or sweeping subject ("the AI", "LLMs"), a misspelled
                model name, or a rate ("5%", "7 out of 100", "one in five") the checker can read as unknown-subject.
   4. number    without a cue: a named model, family or lab and a number within a generous tolerance of one of
                that model's claim values, a difference of two such numbers, or a bounded number ("under 1%").
-  5. topic     without either: a model, family, lab or model noun ("the models", "AI") and an uncommon word of the
-               behaviour vocabulary in any inflection ("faked compliance", "got around the shutdown"): statements
-               that report a result in their own words, which the checker may not read yet but a better one will.
+               Not a number that is a score, a price, a change in money or a share of something other than runs
+               ("scored 46%", "cut the price by 30%", "26% of its revenue", "in 6 out of 21 regions": the
+               checker's own share-of-runs test), nor one compared with such a number ("12% accuracy, up from 80%").
+  5. topic     without either: in one sentence that is not a question, a model, family, lab or model noun ("the
+               models", "AI") and an uncommon word of the behaviour vocabulary in any inflection ("faked
+               compliance", "got around the shutdown"), or such a word in a sentence that states a rate after one
+               that names the model; the words of the context keys (the conditions of an experiment: "benchmark",
+               "user", "instruction") count only where a behaviour is named with them. Statements that report a
+               result in their own words, which the checker may not read yet but a better one will.
 
 It may let through texts that report nothing (the checker then says no_claim); it must never drop one the checker
 would flag: tests/test_scan.py measures that on every labelled statement in the repository.
@@ -29,8 +35,29 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spacy.lang.en.stop_words import STOP_WORDS as STOP
+# The checker's own word lists (a module of plain data and regular expressions: importing it loads no model).
+from kb.check.reports import ARTICLES
 
+
+
+def _stop_words() -> frozenset:
+    """spaCy's English stop words, read from their module without importing spaCy (which takes seconds that the
+    scan's reader would spend before its first text; the checker processes import it anyway)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("spacy")
+        path = Path(spec.submodule_search_locations[0]) / "lang" / "en" / "stop_words.py"
+        namespace: dict = {}
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # a word list, no imports
+        return frozenset(namespace["STOP_WORDS"])
+    except (AttributeError, OSError, KeyError, TypeError, IndexError):
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        return frozenset(STOP_WORDS)
+
+
+STOP = _stop_words()
 TOKEN = re.compile(r"[a-z0-9]+")
 # Words a cue may hold that carry no meaning of their own (the checker also lets one small word sit between cue
 # words); skipping them only loosens the test.
@@ -62,6 +89,19 @@ NOT_RESULT_AFTER = re.compile(r"^\S*\s*(?:faster|slower|cheaper|more|less|fewer|
                               r"of (?:the |its |their |our |all |surveyed )?(?:revenue|sales|market|budget|users|customers|"
                               r"teams|software|developers|companies|businesses|firms|people|adults|respondents|employees|"
                               r"staff|income|profits?|shares?|traffic|searches|americans|voters|students))\b")
+# "cut the price of GPT-4o by 30%", "raised its revenue from Claude by 40%": a change in money named earlier in the
+# clause.
+MONEY_CHANGE = re.compile(r"\b(?:prices?|costs?|fees?|revenues?|sales|stocks?|shares?|valuations?|funding|salar(?:y|ies)|"
+                          r"wages?|rents?|budgets?|subscriptions?)\b[^,;.!?]{0,50}\bby\s*$")
+# "12% accuracy, up from 80%": the second number of a comparison is of the same kind as the first.
+LINKED = re.compile(r"^(?:\s*[a-z-]+){0,2}[\s,]*(?:(?:up|down|rising|falling|rose|fell)\s+)?(?:from|to|vs\.?|versus|compared (?:with|to)|against)"
+                    r"\s*$")
+# Where the checker splits sentences the gate may not: it splits only at a full stop, "!" or "?" followed by a
+# capital, a digit or a quote, and never after a single letter or an abbreviation ("Dr.", "vs.", "Inc.").
+SENTENCE_END = re.compile(r"[.!?]+[\"')\]’”]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "prof", "inc", "ltd", "co", "corp", "st", "jr", "sr", "no", "fig", "al", "vs",
+                 "etc", "eg", "ie", "approx", "est", "u.s", "e.g", "i.e", "mt", "gen", "sen", "rep", "gov", "jan", "feb",
+                 "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 # A statement may report a result in words of its own, with no cue the checker knows ('faked compliance during
 # training'); the checker may learn them. So a model or "the models" next to an uncommon word of the behaviour
 # vocabulary passes too. Uncommon: log probability below this in English (drops 'test', 'code', 'user').
@@ -88,13 +128,17 @@ def _lemma_table() -> dict:
         return json.load(handle)
 
 
-def _rare_words(words: set, threshold: float) -> set:
-    """The words whose log probability in English (spacy-lookups-data's table) is below threshold."""
+def _probability_table() -> dict:
+    """word -> log probability in English (spacy-lookups-data's table)."""
     import spacy_lookups_data
 
     path = Path(spacy_lookups_data.__file__).parent / "data" / "en_lexeme_prob.json.gz"
     with gzip.open(path, "rt", encoding="utf-8") as handle:
-        probability = json.load(handle)
+        return json.load(handle)
+
+
+def _rare_words(words: set, threshold: float, probability: dict) -> set:
+    """The words whose log probability in English is below threshold."""
     return {w for w in words if probability.get(w, -20.0) < threshold}
 
 
@@ -107,9 +151,21 @@ def _fixed_lemma(table: dict, word: str) -> str:
     return word
 
 
-def _rarest(forms: list) -> frozenset:
-    """The forms of the word to look up first: not a small word, the longest (long words are the rare ones)."""
-    return max(forms, key=lambda f: (not (f & SMALL), max(len(w) for w in f), sorted(f)))
+def _rarest(forms: list, probability: dict) -> frozenset:
+    """The forms of the word to look up first (every word of a cue or name must be there, so any one will do as
+    the anchor; the rarest stops most texts): not a small word, the least frequent in English in its most
+    frequent inflection ("shut", not "let" or "run"), else the longest."""
+    return min(forms, key=lambda f: (bool(f & SMALL), max(probability.get(w, -20.0) for w in f),
+                                     -max(len(w) for w in f), sorted(f)))
+
+
+def _head(phrase: str) -> str:
+    """The word a cue or phrase is led by, its verb ("disable" in "disable the monitor"): the first word that is
+    not a hyphenated modifier ("in-context scheming": "scheming"); all of a one-word cue ("goal-guarding")."""
+    words = phrase.split()
+    if len(words) == 1:
+        return words[0]
+    return next((w for w in words if "-" not in w), "")
 
 
 def _tokens(text: str) -> list[str]:
@@ -135,17 +191,17 @@ class Prefilter:
     """`passes(text)` is True for every text the checker could find a result in, and few others."""
 
     def __init__(self, kb):
-        lemmas = _lemma_table()
+        lemmas, probability = _lemma_table(), _probability_table()
         by_lemma: dict = {}
         for word in lemmas:
             by_lemma.setdefault(_fixed_lemma(lemmas, word), set()).add(word)
         self.counts = Counts()
-        self.cues = self._cues(kb, lemmas, by_lemma)  # [(anchor forms, [forms of each content word])]
+        self.cues = self._cues(kb, lemmas, by_lemma, probability)  # [(anchor forms, [forms of each content word])]
         self.cue_anchor = {form: [] for forms, _ in self.cues for form in forms}
         for index, (forms, _words) in enumerate(self.cues):
             for form in forms:
                 self.cue_anchor[form].append(index)
-        self.names = self._names(kb)  # [(words, anchor forms, model ids)]
+        self.names = self._names(kb, probability)  # [(words, anchor forms, model ids)]
         self.name_anchor: dict = {}
         for index, (_words, forms, _ids) in enumerate(self.names):
             for form in forms:
@@ -153,16 +209,18 @@ class Prefilter:
         self.subject_phrases = self._subject_phrases(kb)
         self.long_name_words = sorted({w for words, _f, _i in self.names for w in words if len(w) >= 5 and w.isalpha()})
         self.values = self._values(kb)  # model id -> sorted claim values
-        self.topic = self._topic_words(kb, lemmas, by_lemma)
+        self.topic = self._topic_words(kb, lemmas, by_lemma, probability)
         self.model_nouns = frozenset(w for phrase in [*(kb.lexicon.generic_models or []), *(kb.lexicon.plural_models or []),
                                                        *(kb.lexicon.model_nouns or [])] for w in _tokens(phrase)[-1:]
                                      if w not in SMALL and w not in STOP)  # the head noun: 'models', 'AI', 'LLMs'
-        self.anchors = frozenset(self.cue_anchor) | frozenset(self.name_anchor) | self.topic
+        self.run_nouns = frozenset(kb.lexicon.run_nouns or [])  # what a rate may be a share of (the checker's list)
+        # Every rule needs a cue, a name or a model noun (the topic rule: a name or a model noun and a topic word).
+        self.anchors = frozenset(self.cue_anchor) | frozenset(self.name_anchor) | self.model_nouns
 
     # ------------------------------------------------------------ built once from the knowledge base
 
     @staticmethod
-    def _cues(kb, lemmas, by_lemma) -> list:
+    def _cues(kb, lemmas, by_lemma, probability) -> list:
         out, seen = [], set()
         for behaviour in kb.behaviours.values():
             for cue in behaviour.cues or []:
@@ -176,20 +234,39 @@ class Prefilter:
                 if not forms or key in seen:
                     continue
                 seen.add(key)
-                out.append((_rarest(forms), forms))
+                out.append((_rarest(forms, probability), forms))
         return out
 
     @staticmethod
-    def _topic_words(kb, lemmas, by_lemma) -> frozenset:
+    def _topic_words(kb, lemmas, by_lemma, probability) -> frozenset:
         """Every inflection of the uncommon words of the behaviour cues and labels: what a
         statement that reports a result in its own words ('faked compliance', 'got around the shutdown') still uses."""
         texts = [t for b in kb.behaviours.values() for t in [*(b.cues or []), b.label or ""]]
         words = {_fixed_lemma(lemmas, w) for t in texts for w in _tokens(t) if len(w) >= 4 and not w.isdigit()}
-        words = _rare_words(words - STOP, TOPIC_RARITY)
+        words = _rare_words(words - STOP - Prefilter._setup_words(kb, lemmas), TOPIC_RARITY, probability)
         return frozenset(f for w in words for v in {w} | by_lemma.get(w, set()) for f in _tokens(v))
 
     @staticmethod
-    def _names(kb) -> list:
+    def _setup_words(kb, lemmas) -> set:
+        """Lemmas that name the conditions of an experiment rather than what a model did: the words of the context
+        keys' labels and cues ('benchmark', 'user', 'instruction', 'monitor', 'safety'), less those a behaviour
+        is named with (a word of its label, but not a qualifier in brackets, or the word that leads its phrase or
+        one of its cues: 'shutdown', 'deliberately', 'sabotage', 'evaluated'). Alone next to a model name they are product talk ('scored 46% on the new
+        coding benchmark'), not a result in other words."""
+        def lemmas_of(texts):
+            return {_fixed_lemma(lemmas, w) for t in texts for w in _tokens(t or "")}
+
+        setup = lemmas_of(t for k in kb.context.values() for t in [k.label, k.phrase, *(k.cues or []), *(k.negations or [])])
+        heads = [_head(t) for b in kb.behaviours.values() for t in [*(b.cues or []), b.phrase or ""]]
+        labels = [re.sub(r"\([^)]*\)", " ", b.label or "") for b in kb.behaviours.values()]  # not "(training)"
+        behaviour = lemmas_of([*heads, *labels])
+        # ... and the words of a label's family ('evaluated' for "Evaluation awareness"): the lemma table does not
+        # join derived words, so a shared stem of six letters does.
+        stems = {w[:6] for w in behaviour if len(w) >= 6}
+        return {w for w in setup - behaviour if len(w) < 6 or w[:6] not in stems}
+
+    @staticmethod
+    def _names(kb, probability) -> list:
         """(the words of one way to name a model, family or lab; the model ids it stands for)."""
         out: dict = {}
         for model in kb.models.values():
@@ -204,7 +281,7 @@ class Prefilter:
         for developer, aliases in (lex.developers or {}).items():
             for alias in aliases:
                 out.setdefault(frozenset(_tokens(alias)), set()).update(by_developer.get(developer, []))
-        return [(words, _rarest([frozenset([w]) for w in words]), frozenset(ids))
+        return [(words, _rarest([frozenset([w]) for w in words], probability), frozenset(ids))
                 for words, ids in out.items() if words]
 
     @staticmethod
@@ -238,13 +315,13 @@ class Prefilter:
         if self.anchors.isdisjoint(tokens):
             return False
         counts.anchored += 1
-        rule = self._rule(lower, tokens)
+        rule = self._rule(lower, tokens, text)
         if rule:
             counts.passed += 1
             counts.by_rule[rule] += 1
         return bool(rule)
 
-    def _rule(self, lower: str, tokens: set) -> str | None:
+    def _rule(self, lower: str, tokens: set, text: str | None = None) -> str | None:
         named = self._named(tokens)
         if self._has_cue(tokens):
             if named or RATE.search(lower) or self.subject_phrases.search(lower) or self._misspelled_model(tokens):
@@ -252,9 +329,27 @@ class Prefilter:
             return None
         if named and self._number_fits(lower, named):
             return "number"
-        if not self.topic.isdisjoint(tokens) and (named or not self.model_nouns.isdisjoint(tokens)):
+        if not self.topic.isdisjoint(tokens) and (named or not self.model_nouns.isdisjoint(tokens)) \
+                and self._topic_in_a_sentence(text if text is not None else lower):
             return "topic"
         return None
+
+    def _topic_in_a_sentence(self, text: str) -> bool:
+        """As the checker reads a statement: sentence by sentence. A sentence reports something only with a subject
+        of its own (a model, family, lab or model noun: "the model", "the AI", "LLMs") or, when it states a rate,
+        the subject of a sentence before it ("Claude was tested. In 12% of runs it faked compliance."); a question
+        asserts nothing. So the uncommon behaviour word must be in such a sentence, not merely in the same text
+        ("Is GPT-4.5 worth it? I switched my drafts to it")."""
+        subject_before = False
+        for sentence in _sentences(text):
+            lower = sentence.lower()
+            tokens = set(TOKEN.findall(lower))
+            subject = bool(self._named(tokens)) or not self.model_nouns.isdisjoint(tokens)
+            if not sentence.rstrip().endswith("?") and not self.topic.isdisjoint(tokens) \
+                    and (subject or (subject_before and RATE.search(lower))):
+                return True
+            subject_before = subject_before or subject
+        return False
 
     def _named(self, tokens: set) -> set:
         """The model ids of every model name, family or lab whose words are all in the text."""
@@ -286,12 +381,43 @@ class Prefilter:
         values = sorted({v for m in models for v in self.values.get(m, ())})
         if not values:
             return False
-        found = _numbers(lower, bounded_marker=True, results_only=True)
+        found = _numbers(lower, bounded_marker=True, results_only=True, run_nouns=self.run_nouns)
         if any(bounded for _v, _t, bounded in found):  # "under 1%", "about 80%": the checker reads a range
             return True
         # "from 99% to 34%" may state a difference of 65 points
         pairs = [(abs(a - b), ta + tb) for i, (a, ta, _) in enumerate(found) for b, tb, _ in found[i + 1:]]
         return any(abs(v - c) <= tol * MARGIN + 1e-9 for c, tol in [(v, t) for v, t, _ in found] + pairs for v in values)
+
+
+def _sentences(text: str) -> list[str]:
+    """The text cut where a sentence surely ends (see SENTENCE_END): never more cuts than the checker makes."""
+    out, start = [], 0
+    for m in SENTENCE_END.finditer(text):
+        before = re.search(r"([A-Za-z][A-Za-z.]*)$", text[start:m.start()])
+        word = before.group(1).lower().rstrip(".") if before else ""
+        if text[m.start()] == "." and (len(word) == 1 or word in ABBREVIATIONS):
+            continue
+        out.append(text[start:m.end()])
+        start = m.end()
+    out.append(text[start:])
+    return out
+
+
+def _not_result(lower: str, start: int, end: int, run_nouns: frozenset, ratio: bool = False) -> bool:
+    """A number that states a score, a price, a change in money, or a share of something other than runs ("26% of
+    its revenue", "in 6 out of 21 regions"): the checker's own test (kb.check.reports: a share is a rate only of
+    runs, cases, tests, models...), and a few more that no rate of behaviour takes."""
+    before, after = lower[max(0, start - 70):start], lower[end:end + 60]
+    if NOT_RESULT_BEFORE.search(before[-20:]) or MONEY_CHANGE.search(before) or NOT_RESULT_AFTER.match(after[:40]):
+        return True
+    words = re.findall(r"[a-z]+", after)
+    if not ratio and words[:1] == ["of"]:
+        nouns = [w for w in words[1:] if w not in ARTICLES][:4]
+        return bool(nouns) and not any(w.rstrip("s") in run_nouns for w in nouns)
+    if ratio and re.match(r"\s+[a-z]", after):  # "7 out of 100 attempts", "6 out of 21 regions"
+        nouns = [w for w in words[:3] if w not in STOP and w not in SMALL]
+        return bool(nouns) and not any(w.rstrip("s") in run_nouns for w in nouns)
+    return False
 
 
 def _word_number(text: str) -> float | None:
@@ -308,18 +434,22 @@ def _half_unit(text: str, per: float) -> float:
     return 0.5 * 10 ** -decimals / per
 
 
-def _numbers(text: str, bounded_marker: bool = False, results_only: bool = False) -> list:
+def _numbers(text: str, bounded_marker: bool = False, results_only: bool = False,
+             run_nouns: frozenset = frozenset()) -> list:
     """(value, tolerance, bounded) for every value in [0, 1] a text may state as a rate: percentages, ratios,
     fraction words and decimals. `bounded` says a bound ("under", "about", "over 85%") comes just before."""
     lower = text.lower()
     out: list = []
+    excluded: list = []  # (start, end) of the numbers that are not results
 
-    def add(value, tolerance, start, end=None):
+    def add(value, tolerance, start, end=None, ratio=False):
         if value is None or not 0 <= value <= 1.0001:
             return
-        if results_only and end is not None and (NOT_RESULT_BEFORE.search(lower[max(0, start - 20):start])
-                                                 or NOT_RESULT_AFTER.match(lower[end:end + 40])):
-            return
+        if results_only and end is not None:
+            linked = any(LINKED.match(lower[e:start]) for _s, e in excluded if e <= start)
+            if linked or _not_result(lower, start, end, run_nouns, ratio):
+                excluded.append((start, end))
+                return
         bounded = bounded_marker and bool(BOUND.search(lower[max(0, start - 16):start]))
         out.append((value, tolerance, bounded))
 
@@ -330,7 +460,7 @@ def _numbers(text: str, bounded_marker: bool = False, results_only: bool = False
         top, bottom = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         a, b = _word_number(top), _word_number(bottom)
         if a is not None and b:
-            add(a / b, min(max(0.5 / b, 0.0005), RATIO_CAP), m.start())
+            add(a / b, min(max(0.5 / b, 0.0005), RATIO_CAP), m.start(), m.end(), ratio=True)
     for m in FRACTION.finditer(lower):
         count = NUMBER_WORDS.get(m.group(1) or "one", 1) or 1
         add(count * FRACTIONS[m.group(2)], 0.02, m.start())

@@ -206,7 +206,7 @@ def scan_ray(options: ScanOptions) -> ScanReport:
     datasets = _source_datasets(ray, files, options.fields())
     rows = datasets[0].union(*datasets[1:]) if len(datasets) > 1 else datasets[0]
     checked = (rows.map_batches(_gate, fn_kwargs={"root": str(root)}, batch_size=GATE_BATCH, batch_format="pyarrow")
-               .map_batches(CheckBatch, fn_constructor_kwargs={"root": str(root)}, concurrency=options.workers,
+               .map_batches(CheckBatch, fn_constructor_kwargs={"root": str(root)}, concurrency=options.checker_processes(),
                             batch_size=options.batch_size, batch_format="pyarrow")
                .materialize())
     out = str(options.out)
