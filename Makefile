@@ -37,11 +37,12 @@ run: setup
 	$(BIN)/kb serve --port $(PORT)
 
 ## The test suite (browser tests need Debian's chromium; `make browser` installs it when it can).
+## Tests run on every core, a whole file per worker (its fixtures load once); at most 4 workers, each holds a model.
 test: setup browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow and not browser"
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile -m "not slow and not browser"
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || ( \

@@ -307,12 +307,17 @@ def _check(obj, text, path, jsonl, progress):
 def _check_jsonl(obj, path, progress) -> int:
     from tqdm import tqdm
 
-    checker = _checker(obj)
+    import itertools
+
     stream = path.open("rb") if path else sys.stdin.buffer
     show = sys.stderr.isatty() if progress is None else progress
     status, count = EXIT_OK, 0
     try:
-        for result in tqdm(checked(checker, _lines(stream)), disable=not show, unit=" statements", file=sys.stderr):
+        lines = _lines(stream)
+        first = next(lines, None)  # no statement at all is an input error, found before loading the model (seconds)
+        items = [] if first is None else itertools.chain([first], lines)
+        checker = _checker(obj) if first is not None else None
+        for result in tqdm(checked(checker, items), disable=not show, unit=" statements", file=sys.stderr):
             write_json_line(sys.stdout.buffer, result)
             status, count = max(status, _exit_status(result)), count + 1
         sys.stdout.buffer.flush()

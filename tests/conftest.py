@@ -35,6 +35,21 @@ def browser():
         yield browser
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist (`make test`), a worker hands its SUMMARY lines to the controller, which prints them."""
+    from kbtest import SUMMARY
+
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["caveat_summary"] = list(SUMMARY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    from kbtest import SUMMARY
+
+    SUMMARY.extend(getattr(node, "workeroutput", {}).get("caveat_summary", []))
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print what tests added to kbtest.SUMMARY: the metamorphic tests' failure counts, per property."""
     from kbtest import SUMMARY
