@@ -81,15 +81,14 @@ class Analysis:
         return self.text[start:end]
 
 
-def analyse(doc, anaphor_keys: set[str], lexicon=None) -> Analysis:
+def analyse(doc, anaphor_keys: set[str], lexicon) -> Analysis:
     """Read mentions and numbers off a processed doc. `anaphor_keys`: keys a 'without it' may refer to; `lexicon`:
     the vocabulary's lexicon (its run_nouns and test_nouns say what a number is a share of)."""
     sents = list(doc.sents)
     sentences = [(s.start_char, s.end_char) for s in sents]
     starts = [s.start for s in sents]
     sent_of = lambda token_index: max(bisect_right(starts, token_index) - 1, 0)  # noqa: E731
-    run_nouns = frozenset(lexicon.run_nouns or []) if lexicon is not None else frozenset()
-    test_nouns = frozenset(lexicon.test_nouns or []) if lexicon is not None else frozenset()
+    run_nouns, test_nouns = frozenset(lexicon.run_nouns or ()), frozenset(lexicon.test_nouns or ())
     analysis = Analysis(doc.text, sentences, quoted=_quoted_passages(doc.text), run_nouns=run_nouns)
     raw = [Mention(s.label_, s.id_, s.start_char, s.end_char, sent_of(s.start), token_start=s.start)
            for s in doc.spans[SPANS_KEY] if not _idle(doc, s)]

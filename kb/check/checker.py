@@ -214,16 +214,11 @@ class Checker:
     def _encode(self, texts: list) -> np.ndarray:
         """Each distinct text encoded once (a batch or a long statement may repeat itself; a remembering checker,
         once ever)."""
-        if self.vectors_seen is not None:
-            todo = [t for t in dict.fromkeys(texts) if t not in self.vectors_seen]
-            if todo:
-                self.vectors_seen.update(zip(todo, self.embedder.encode(todo)))
-            return np.stack([self.vectors_seen[t] for t in texts]) if texts else self.embedder.encode([])
-        distinct = {text: i for i, text in enumerate(dict.fromkeys(texts))}
-        if len(distinct) == len(texts):
-            return self.embedder.encode(texts)
-        vectors = self.embedder.encode(list(distinct))
-        return vectors[[distinct[text] for text in texts]] if texts else vectors
+        seen = self.vectors_seen if self.vectors_seen is not None else {}
+        todo = [t for t in dict.fromkeys(texts) if t not in seen]
+        if todo:
+            seen.update(zip(todo, self.embedder.encode(todo)))
+        return np.stack([seen[t] for t in texts]) if texts else self.embedder.encode([])
 
     def _unusable(self, statement) -> dict:
         out = {"id": statement.id, "text": statement.text, "verdict": None if statement.error else "no_claim",

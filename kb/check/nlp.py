@@ -29,6 +29,7 @@ from spacy.language import Language
 from spacy.pipeline import Lemmatizer
 
 import kb.check.quantities  # noqa: F401  (registers the caveat_quantities component)
+from kb import schema
 
 SPANS_KEY = "caveat"
 # The small words that may sit between the words of a cue ("deactivate THIS oversight"), one at a time.
@@ -178,12 +179,11 @@ def build_nlp(kb) -> Language:
 
 
 def pipeline_key(kb) -> str:
-    """Everything the pipeline is generated from: equal keys mean equal pipelines (the code is hashed apart)."""
-    lex = kb.lexicon
+    """Everything the pipeline is generated from (the models' names, the whole lexicon, the cue patterns): equal keys
+    mean equal pipelines (the code is hashed apart)."""
     names = sorted((m.id, m.name, tuple(m.aliases or ())) for m in kb.models.values())
-    inputs = [names, sorted(lex.families), sorted((d, sorted(a)) for d, a in lex.developers.items()),
-              sorted(lex.generic_models), sorted(lex.plural_models), cue_patterns(kb)]
-    return json.dumps(inputs, ensure_ascii=False, sort_keys=True, default=str)
+    lexicon = {name: getattr(kb.lexicon, name) for name in schema.LEXICON.names}
+    return json.dumps([names, lexicon, cue_patterns(kb)], ensure_ascii=False, sort_keys=True, default=str)
 
 
 def load_nlp(kb, cache_folder=None) -> Language:
