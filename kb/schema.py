@@ -222,6 +222,10 @@ REPORT = RecordType(
     (
         _f("model", "ref", "The model reported, or empty for any.", target="model"),
         _f("behaviour", "ref", "The behaviour reported, or empty for any.", target="behaviour"),
+        _f("missing", "refs", "Key context dropped for this report alone, when the statement conveys it for another "
+           "report (the label's own `missing` still lists it).", target="context"),
+        _f("present", "refs", "Context conveyed for this report alone, when another report in the same statement "
+           "drops it.", target="context"),
     ),
 )
 
