@@ -34,9 +34,10 @@ class BuildResult:
     counts: dict
 
 
-def load_valid(root: Path):
-    """The knowledge base, or InvalidData with every problem."""
-    knowledge_base, problems = load_knowledge_base(root)
+def load_valid(root: Path, locked: bool = False):
+    """The knowledge base, or InvalidData with every problem. `locked`: with the locked test fold (kb eval --locked
+    alone asks for it)."""
+    knowledge_base, problems = load_knowledge_base(root, locked=locked)
     if problems:
         raise InvalidData(problems)
     return knowledge_base

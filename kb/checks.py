@@ -193,6 +193,22 @@ def pages_stay_in_one_fold(kb, parts):
                                "run `kb folds --assign`")
 
 
+@rule
+def locked_fold_sealed(kb, parts):
+    """The locked fold lives in statements/locked/ and only there: a folder that nothing but `kb eval --locked`
+    reads, so no build, page or fit can see it by accident."""
+    from kb.validate import LOCKED_DIR
+
+    for statement in kb.statements.values():
+        in_locked_dir = statement.file.startswith(LOCKED_DIR + "/")
+        if statement.fold == "locked" and not in_locked_dir:
+            yield _problem(statement, "fold", "E060", "fold 'locked', but the statement is outside statements/locked/",
+                           "run `kb folds --assign` (it moves locked statements into statements/locked/)")
+        elif in_locked_dir and statement.fold != "locked":
+            yield _problem(statement, "fold", "E060", f"in statements/locked/ but its fold is '{statement.fold}'",
+                           "set 'fold: locked', or move the statement to a file in statements/")
+
+
 # ---------------------------------------------------------------- values
 
 @rule

@@ -352,13 +352,22 @@ def patterns(obj, output):
 @click.argument("labels", nargs=-1, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--cv", "mode", flag_value="cv", help="Cross-validate by the statements' folds: score each of cv1-cv5 "
               "with a checker fitted on the other four (default: the knowledge base's statements/).")
-@click.option("--locked", "mode", flag_value="locked", help="Score the locked test fold with a checker fitted on "
-              "cv1-cv5. Run it rarely: no decision is made on it.")
+@click.option("--locked", "mode", flag_value="locked", help="Score the locked test fold (statements/locked/, read by "
+              "this alone) with a checker fitted on cv1-cv5, and append the figures to evaluation/locked-runs.jsonl. "
+              "Run it rarely: no decision is made on it.")
+@click.option("--by", "group_by", type=click.Choice(["fold", "source"]), default="fold", show_default=True,
+              help="With --cv: 'source' leaves one knowledge-base source out at a time instead of one fold.")
+@click.option("--stats", "mode", flag_value="stats", help="Print the labelled corpus's counts (provenance, verdicts, "
+              "families, folds, statements without a digit, multi-result statements); runs no checker.")
+@click.option("--agreement", "mode", flag_value="agreement", help="Compare the two independent labellings in "
+              "statements/agreement/ with kb eval's metrics and Cohen's kappa over the verdict; runs no checker.")
+@click.option("--show", "mode", flag_value="show", help="Print the measured figures from the committed evaluation/ "
+              "files (cross-validated, the locked fold's latest run, human agreement); runs nothing.")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of text.")
 @click.option("--summary", is_flag=True, help="Print one line (the figures over all files) instead of each file's report.")
 @click.pass_obj
-def evaluate(obj, labels, mode, save, as_json, summary):
+def evaluate(obj, labels, mode, group_by, save, as_json, summary):
     """Measure the checker on labelled statements (statements/ records, or files in that format); one or more files.
 
     Prints each statement the checker gets wrong, then flag accuracy, claim recall, missing-context recall,
@@ -367,69 +376,114 @@ def evaluate(obj, labels, mode, save, as_json, summary):
     """
     from kb.check.evaluate import LabelsError, as_json as to_json, evaluate as run, load_labels, report_lines
 
-    if not labels and not mode:
-        raise click.UsageError("give one or more label files, or --cv / --locked to use the knowledge base's folds")
-    try:
-        sets = [(path, load_labels(path)) for path in labels]
-    except LabelsError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
-    if mode:
-        data, lines = _eval_by_fold(obj, mode, sets)
+    if mode in ("stats", "agreement", "show"):
+        data, lines = _eval_without_checker(obj, mode)
     else:
-        checker = _checker(obj)
-        evaluations = [(str(path), run(checker, statements)) for path, statements in sets]
-        data = to_json(evaluations)
-        lines = [("\n" if index else "") + (f"== {path}\n" if len(evaluations) > 1 else "")
-                 + "\n".join(report_lines(evaluation)) for index, (path, evaluation) in enumerate(evaluations)]
+        if not labels and not mode:
+            raise click.UsageError("give one or more label files, or --cv / --locked to use the knowledge base's folds")
+        try:
+            sets = [(path, load_labels(path)) for path in labels]
+        except LabelsError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(2)
+        if mode:
+            data, lines = _eval_by_fold(obj, mode, sets, group_by)
+        else:
+            checker = _checker(obj)
+            evaluations = [(str(path), run(checker, statements)) for path, statements in sets]
+            data = to_json(evaluations)
+            lines = [("\n" if index else "") + (f"== {path}\n" if len(evaluations) > 1 else "")
+                     + "\n".join(report_lines(evaluation)) for index, (path, evaluation) in enumerate(evaluations)]
+            if summary and not as_json:
+                from kb.check.evaluate import summary_line
+
+                lines = [summary_line(evaluations) + f" Details: kb eval {' '.join(map(str, labels))}"]
     if save:
         save.parent.mkdir(parents=True, exist_ok=True)
         save.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    if summary and not mode and not as_json:
-        from kb.check.evaluate import summary_line
-
-        click.echo(summary_line(evaluations) + f" Details: kb eval {' '.join(map(str, labels))}")
-        return
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else "\n".join(lines))
 
 
-def _eval_by_fold(obj, mode, sets):
-    """(JSON, text lines) for kb eval --cv / --locked on the given label sets, else on the knowledge base."""
-    from kb.check.evaluate import (LabelsError, cross_validate, folded_json, folded_report_lines, kb_statements,
-                                   locked_test, require_folds)
+def _eval_without_checker(obj, mode):
+    """(JSON, text lines) for kb eval --stats / --agreement / --show."""
+    from kb.check.evaluate import LabelsError
 
+    try:
+        if mode == "stats":
+            from kb.build import load_valid
+            from kb.check.corpus import corpus_stats
+
+            with exit_on_invalid_data(status=2):
+                stats = corpus_stats(load_valid(obj.root, locked=True))
+            return {"statements": stats.statements, "verdicts": dict(stats.verdicts)}, stats.lines()
+        if mode == "agreement":
+            from kb.check.corpus import agreement_at
+
+            result = agreement_at(obj.root)
+            return result.as_json(), [result.line()]
+        from kb.check.published import published_lines
+
+        return {}, published_lines(obj.root)
+    except LabelsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+def _eval_by_fold(obj, mode, sets, group_by="fold"):
+    """(JSON, text lines) for kb eval --cv / --locked on the given label sets, else on the knowledge base."""
+    from kb.check.evaluate import (LabelsError, by_source_lines, cross_validate, cross_validate_by_source,
+                                   folded_json, folded_report_lines, kb_statements, locked_test, require_folds)
+
+    from kb.build import load_valid
+
+    with exit_on_invalid_data(status=2):
+        knowledge_base = load_valid(obj.root, locked=mode == "locked" and not sets)
     if sets:
         statements, where = [s for _path, labelled in sets for s in labelled], ", ".join(str(p) for p, _ in sets)
     else:
-        from kb.build import load_valid
-
-        with exit_on_invalid_data(status=2):
-            statements, where = kb_statements(load_valid(obj.root)), "statements/*.yaml"
+        statements = kb_statements(knowledge_base)
+        where = "statements/locked/*.yaml" if mode == "locked" else "statements/*.yaml"
     try:
         require_folds(statements)  # before the model loads
         from kb.check.train import fitted_fit
 
-        result = (cross_validate if mode == "cv" else locked_test)(statements, fitted_fit(_checker(obj, untrained=True)))
+        fit = fitted_fit(_checker(obj, untrained=True))
+        if mode == "cv" and group_by == "source":
+            result = cross_validate_by_source(statements, fit, knowledge_base.claim_sources)
+            return folded_json(result), by_source_lines(result)
+        result = (cross_validate if mode == "cv" else locked_test)(statements, fit)
     except LabelsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
+    if mode == "locked" and not sets:
+        from kb.check.published import log_locked_run
+
+        log_locked_run(obj.root, result)
     return folded_json(result), folded_report_lines(result, source=where)
 
 
 @cli.command()
-@click.option("--assign", is_flag=True, help="Write a fold into every statement that has none (in place, one line each).")
+@click.option("--assign", is_flag=True, help="Write a fold into every statement that has none (in place, one line each) "
+              "and move the locked ones into statements/locked/.")
 @click.pass_obj
 def folds(obj, assign):
     """Show the statements per evaluation fold and verdict; with --assign, first give every statement without a
-    fold its page's fold (pages, by url or else who and date, never span two folds).
+    fold its group's fold: one page's statements (by url, else who and date) and near-duplicate texts share one.
+
+    This and `kb eval --locked` are the only commands that read statements/locked/: placing a statement needs the
+    locked fold's pages and texts, so that copies of one article never sit on both sides. It measures nothing.
     """
     from kb.build import load_valid
     from kb.folds import FoldError, assign_folds, fold_counts, report_lines
 
     with exit_on_invalid_data():
+        knowledge_base = load_valid(obj.root, locked=True)
         if assign:
+            from kb.check.embed import MiniLMEmbedder
+
+            texts = [s.text for s in knowledge_base.statements.values()]
             try:
-                report = assign_folds(obj.root, load_valid(obj.root))
+                report = assign_folds(obj.root, knowledge_base, MiniLMEmbedder().encode(texts))
             except FoldError as exc:
                 click.echo(str(exc), err=True)
                 sys.exit(1)
@@ -438,7 +492,7 @@ def folds(obj, assign):
             if not report.assigned:
                 click.echo("Every statement already has a fold.")
         else:
-            report = fold_counts(load_valid(obj.root).statements.values())
+            report = fold_counts(knowledge_base.statements.values())
     click.echo("\n".join(report_lines(report)))
 
 

@@ -1,12 +1,15 @@
 """Evaluation folds: which statements the checker may be fitted on and which it is measured on.
 
 Every labelled statement sits in one of five cross-validation folds (cv1–cv5) or in the locked test fold. Statements
-from the same original page go together — its `url`, else its `who` and `date` — so a page never sits on both sides
-of a train/test split. A page's fold comes from a stable hash of its key: anyone assigning the same page gets the
-same fold, on any branch, in any order, and adding statements never moves the ones already assigned.
+go together when they come from the same original page — its `url`, else its `who` and `date` — or when their texts
+are near-duplicates (one article copied on several sites: MiniLM cosine >= NEAR_DUPLICATE), so no text sits on both
+sides of a train/test split. A group's fold comes from a stable hash of its first page key under the draw's SEAL:
+anyone assigning the same pages gets the same folds, on any branch, in any order, and adding statements never moves
+the ones already assigned. The development statements the checker was first built on are never locked.
 
 `assign_folds(root, kb)` writes `fold: …` into the statement files in place, one inserted line per statement, leaving
-every other line (comments, quoting, wrapping) as it was.
+every other line (comments, quoting, wrapping) as it was, and moves each locked statement, whole, into the file of
+the same name under statements/locked/ — the sealed folder that only `kb eval --locked` reads.
 """
 
 from __future__ import annotations
@@ -18,10 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb import schema
+from kb.validate import LOCKED_DIR
 
 CV_FOLDS = tuple(f for f in schema.FOLDS if f != "locked")
 LOCKED = "locked"
-LOCKED_SHARE = 0.2  # of pages; the rest is spread evenly over the cv folds
+LOCKED_SHARE = 0.3  # of groups; the rest is spread evenly over the cv folds
+# The draw: changing it redraws every fold. The 2026-12 draw sealed the locked fold in its own folder after the
+# earlier one had been run, shared pages with cross-validation and held development statements.
+SEAL = "sealed-2026-12"
+NEAR_DUPLICATE = 0.9  # cosine of two statements' MiniLM vectors above which they are copies of one text
+DEVELOPMENT_FILE = "statements/labelled-development-set.yaml"  # what the checker was first built on: never locked
+
 
 
 class FoldError(Exception):
@@ -39,9 +49,12 @@ def page_key(statement) -> str:
     return f"who:{(getattr(statement, 'who', None) or '').strip()}|date:{getattr(statement, 'date', None) or ''}"
 
 
-def fold_for(key: str) -> str:
-    """The fold a page key hashes to: about 20% locked, the rest spread over cv1–cv5."""
-    point = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") / 2 ** 64
+def fold_for(key: str, lockable: bool = True) -> str:
+    """The fold a page key hashes to: about LOCKED_SHARE locked, the rest spread over cv1–cv5 (all of it, when the
+    group may not be locked)."""
+    point = int.from_bytes(hashlib.sha256(f"{SEAL}|{key}".encode("utf-8")).digest()[:8], "big") / 2 ** 64
+    if not lockable:
+        return CV_FOLDS[min(int(point * len(CV_FOLDS)), len(CV_FOLDS) - 1)]
     if point < LOCKED_SHARE:
         return LOCKED
     index = int((point - LOCKED_SHARE) / (1 - LOCKED_SHARE) * len(CV_FOLDS))
@@ -56,13 +69,42 @@ def pages(statements) -> dict[str, list]:
     return dict(grouped)
 
 
-def planned_folds(statements) -> dict[str, str]:
-    """statement id -> fold for every statement without one. A page that already has a fold keeps it for its new
-    statements (so a page never spans two folds); a new page gets the fold its key hashes to."""
+def groups(statements, vectors=None) -> list[list]:
+    """Statements that must share a fold: one page's statements, joined with any near-duplicate texts (`vectors`:
+    one normalised embedding per statement, in order; without them, pages alone)."""
+    statements = list(statements)
+    parent = list(range(len(statements)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_of_page = {}
+    for i, statement in enumerate(statements):
+        parent[root(i)] = root(first_of_page.setdefault(page_key(statement), i))
+    if vectors is not None and len(statements):
+        import numpy as np
+
+        similar = np.argwhere(np.triu(np.asarray(vectors) @ np.asarray(vectors).T, k=1) >= NEAR_DUPLICATE)
+        for i, j in similar:
+            parent[root(int(j))] = root(int(i))
+    grouped = defaultdict(list)
+    for i, statement in enumerate(statements):
+        grouped[root(i)].append(statement)
+    return list(grouped.values())
+
+
+def planned_folds(statements, vectors=None) -> dict[str, str]:
+    """statement id -> fold for every statement without one. A group that already has a fold keeps it for its new
+    statements (so a page or a copied text never spans two folds); a new group gets the fold its first page key
+    hashes to, never the locked one when it holds a development statement."""
     plan = {}
-    for key, members in pages(statements).items():
+    for members in groups(statements, vectors):
         given = sorted({s.fold for s in members if s.fold})
-        fold = given[0] if given else fold_for(key)
+        lockable = not any(s.file == DEVELOPMENT_FILE for s in members)
+        fold = given[0] if given else fold_for(min(page_key(s) for s in members), lockable)
         plan.update({s.id: fold for s in members if not s.fold})
     return plan
 
@@ -131,14 +173,49 @@ def fold_counts(statements) -> FoldReport:
     return report
 
 
-def assign_folds(root: Path, kb) -> FoldReport:
-    """Give every statement without a fold its page's fold, writing the files in place; returns the new counts.
+_STATEMENT_START = re.compile(r"^- id\s*:", re.M)
 
-    `kb` is the validated knowledge base at root (the caller validates first: nothing is written for invalid data).
-    Raises FoldError when a statement is written so that a line cannot be inserted (nothing is written then)."""
+LOCKED_HEADER = ("# The locked test fold: statements that only `kb eval --locked` reads (never the build, the site,\n"
+                 "# the server or training). `kb folds --assign` moves a statement here when its group draws the fold.\n"
+                 "statements:\n")
+
+
+def split_statements(text: str) -> tuple[str, list[str]]:
+    """A statements file's text as (everything before the first statement, one block of text per statement)."""
+    starts = [m.start() for m in _STATEMENT_START.finditer(text)]
+    if not starts:
+        return text, []
+    return text[:starts[0]], [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+
+
+def move_locked(texts: dict, statements: list, plan: dict, root: Path) -> dict:
+    """The files' texts after moving every statement planned for the locked fold, block by block, into the file of
+    the same name under statements/locked/ (created with a header when new)."""
+    out = dict(texts)
+    for rel in sorted({s.file for s in statements if plan.get(s.id) == LOCKED}):
+        source = root / rel
+        head, blocks = split_statements(out.get(source) or source.read_text(encoding="utf-8"))
+        moving = {s.id for s in statements if s.file == rel and plan.get(s.id) == LOCKED}
+        ids = [re.match(r"- id\s*:\s*['\"]?([^'\"\s#]+)", b).group(1) for b in blocks]
+        kept = [b for b, i in zip(blocks, ids) if i not in moving]
+        moved = [b if b.endswith("\n") else b + "\n" for b, i in zip(blocks, ids) if i in moving]
+        out[source] = head + "".join(kept)
+        target = root / LOCKED_DIR / Path(rel).name
+        existing = out.get(target) or (target.read_text(encoding="utf-8") if target.exists() else LOCKED_HEADER)
+        out[target] = existing + ("" if existing.endswith("\n") else "\n") + "".join(moved)
+    return out
+
+
+def assign_folds(root: Path, kb, vectors=None) -> FoldReport:
+    """Give every statement without a fold its group's fold, writing the files in place, and move the locked ones
+    into statements/locked/; returns the new counts.
+
+    `kb` is the validated knowledge base at root (the caller validates first: nothing is written for invalid data);
+    `vectors`, one embedding per statement of kb in order, joins near-duplicate texts. Raises FoldError when a
+    statement is written so that a line cannot be inserted (nothing is written then)."""
     root = Path(root)
     statements = list(kb.statements.values())
-    plan = planned_folds(statements)
+    plan = planned_folds(statements, vectors)
     by_file = defaultdict(list)
     for statement in statements:
         by_file[statement.file].append(statement)
@@ -147,7 +224,9 @@ def assign_folds(root: Path, kb) -> FoldReport:
         if any(s.id in plan for s in members):
             path = root / rel
             texts[path] = fold_line_edits(path.read_text(encoding="utf-8"), members, plan, rel)
+    texts = move_locked(texts, statements, plan, root)
     for path, text in texts.items():  # every file edited in memory first: a FoldError leaves all of them untouched
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     for statement in statements:
         statement.fold = statement.fold or plan.get(statement.id)

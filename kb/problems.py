@@ -29,6 +29,7 @@ CODES = {
     "E037": "a changes.yaml entry disagrees with the claim it corrects",
     "E040": "file name and id disagree, or a file is in the wrong place",
     "E050": "statements from one original page (url, else who and date) are in two evaluation folds",
+    "E060": "a statement's fold does not match its folder (locked statements live in statements/locked/, no others)",
 }
 
 

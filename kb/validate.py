@@ -18,6 +18,8 @@ from kb.records import CLASSES, KnowledgeBase
 
 VOCABULARY_FILES = ("models", "behaviours", "context", "verdicts", "lexicon")
 DATA_DIRS = ("sources", "claims", "statements")
+# The sealed test fold: statements/locked/ is read only when `kb eval --locked` asks (load_knowledge_base(locked=True)).
+LOCKED_DIR = "statements/locked"
 
 # The kinds whose values must be strings, and how to ask for one; the other kinds word their own messages.
 STRING_KIND_WORDS = {"id": "an id", "text": "text", "url": "a URL", "enum": "one of the allowed words", "ref": "an id"}
@@ -209,19 +211,22 @@ def _top_level_records(data: Node, key: str, shape: str, ctx: _Context) -> list:
     return value
 
 
-def _discover(root: Path, problems: list) -> list[tuple[Path, str, dict]]:
-    """Every data file with its layout, in a stable order."""
+def _discover(root: Path, problems: list, locked: bool = False) -> list[tuple[Path, str, dict]]:
+    """Every data file with its layout, in a stable order; the locked fold's files only when `locked`."""
     found = []
     for name in VOCABULARY_FILES:
         rel = f"vocabulary/{name}.yaml"
         found.append((root / rel, rel, schema.FILE_LAYOUTS[rel]))
-    for directory in DATA_DIRS:
+    directories = [(d, schema.FILE_LAYOUTS.get(d)) for d in DATA_DIRS]
+    if locked:
+        directories.append((LOCKED_DIR, schema.FILE_LAYOUTS["statements"]))
+    for directory, layout in directories:
         for path in sorted((root / directory).glob("*")):
             rel = f"{directory}/{path.name}"
             if path.suffix == ".yml":
                 problems.append(Problem(rel, 1, "E040", "", "data files use the .yaml extension", f"rename it to {path.stem}.yaml"))
             elif path.suffix == ".yaml":
-                found.append((path, rel, schema.FILE_LAYOUTS.get(directory)))
+                found.append((path, rel, layout))
     for name in ("exclusions.yaml", "changes.yaml"):  # optional files at the root
         if (root / name).exists():
             found.append((root / name, name, schema.FILE_LAYOUTS[name]))
@@ -243,12 +248,15 @@ def _read_source(loaded, problems: list):
     return parse_record(schema.SOURCE, loaded.data, ctx, preset={"id": stem})
 
 
-def load_knowledge_base(root: Path | str) -> tuple[KnowledgeBase, list[Problem]]:
-    """Read and validate everything under root; return the knowledge base and every problem, sorted."""
+def load_knowledge_base(root: Path | str, locked: bool = False) -> tuple[KnowledgeBase, list[Problem]]:
+    """Read and validate everything under root; return the knowledge base and every problem, sorted.
+
+    The locked test fold (statements/locked/) is read only with `locked=True`, which `kb eval --locked` alone
+    passes: validation, the build, the site, the server and training never see it."""
     root = Path(root)
     problems: list[Problem] = []
     parts: dict = {}
-    for path, rel, layout in _discover(root, problems):
+    for path, rel, layout in _discover(root, problems, locked):
         if not path.exists():
             problems.append(Problem(rel, 1, "E001", "", "file is missing", f"restore {rel} from the repository"))
             continue

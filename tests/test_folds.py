@@ -36,12 +36,12 @@ statements:
 - id: p4
   text: AI lies to its makers, study says.
   who: Someone on a forum
-  date: '2024-12-07'
+  date: '2024-12-03'
   label: {verdict: no_claim}
 - id: p5
   text: 'The model is a schemer: 5%.'
   who: Someone on a forum
-  date: '2024-12-08'
+  date: '2024-12-04'
   label: {verdict: missing_context}
 - id: p6
   text: A post with a long address.
@@ -50,7 +50,7 @@ statements:
   date: '2025-01'
   label: {verdict: no_claim}
 - id: p7
-  fold: cv3
+  fold: cv1
   text: Already assigned.
   who: Another blog
   url: https://other.example/post
@@ -71,14 +71,17 @@ def _folds(root):
     return {sid: s.fold for sid, s in kb.statements.items()}
 
 
-def test_a_page_hashes_to_the_same_fold_every_time_and_about_a_fifth_are_locked():
+def test_a_page_hashes_to_the_same_fold_every_time_and_about_three_tenths_are_locked():
     keys = [f"url:https://example.org/story/{i}" for i in range(2000)]
     first = [fold_for(k) for k in keys]
     assert first == [fold_for(k) for k in keys]
     counts = Counter(first)
     assert set(counts) == {*CV_FOLDS, "locked"}
-    assert 0.17 < counts["locked"] / len(keys) < 0.23
-    assert all(0.13 < counts[f] / len(keys) < 0.19 for f in CV_FOLDS)
+    assert 0.27 < counts["locked"] / len(keys) < 0.33
+    assert all(0.11 < counts[f] / len(keys) < 0.17 for f in CV_FOLDS)
+    # A group that may not be locked (it holds a development statement) is spread over the cv folds alone.
+    unlockable = Counter(fold_for(k, lockable=False) for k in keys)
+    assert set(unlockable) == set(CV_FOLDS)
 
 
 def test_the_page_is_the_url_without_fragment_case_of_host_or_trailing_slash_else_who_and_date():
@@ -108,8 +111,8 @@ def test_assign_writes_one_fold_line_per_statement_grouped_by_page_and_changes_n
         assert lines[lines.index(anchor) + 1].startswith("  fold: "), sid
     folds = _folds(root)
     assert folds["p1"] == folds["p2"] == folds["p3"] == fold_for("url:https://news.example/o1-oversight")
-    assert folds["p4"] == fold_for("who:Someone on a forum|date:2024-12-07")
-    assert folds["p7"] == "cv3"
+    assert folds["p4"] == fold_for("who:Someone on a forum|date:2024-12-03")
+    assert folds["p7"] == "cv1"
     # Run again: nothing to do, nothing changes.
     again = run_kb("--root", str(root), "folds", "--assign")
     assert "Every statement already has a fold." in again.stdout
@@ -117,12 +120,37 @@ def test_assign_writes_one_fold_line_per_statement_grouped_by_page_and_changes_n
 
 
 def test_a_new_statement_joins_the_fold_its_page_already_has(tmp_path):
-    text = STATEMENTS.replace("- id: p7\n  fold: cv3", "- id: p7\n  fold: cv3").replace(
-        "  url: https://News.example/o1-oversight\n", "  url: https://News.example/o1-oversight\n  fold: locked\n")
+    text = STATEMENTS.replace("  url: https://News.example/o1-oversight\n",
+                              "  url: https://News.example/o1-oversight\n  fold: cv2\n", 1)
     root = _kb_with_statements(tmp_path, text)
     assert run_kb("--root", str(root), "folds", "--assign").returncode == 0
     folds = _folds(root)
-    assert folds["p1"] == folds["p2"] == folds["p3"] == "locked"
+    assert folds["p1"] == folds["p2"] == folds["p3"] == "cv2"
+
+
+def test_locked_statements_move_whole_into_the_sealed_folder_and_copies_follow_them(tmp_path, monkeypatch):
+    from kb.build import load_valid
+    from kb.folds import LOCKED_DIR, assign_folds
+
+    root = _kb_with_statements(tmp_path)
+    kb = load_valid(root, locked=True)
+    ids = list(kb.statements)
+    # p4's text is given p1's vector: a near-duplicate of a statement on another page joins that page's group.
+    vectors = [[1.0 if i == (ids.index("p1") if sid == "p4" else n) else 0.0 for i in range(len(ids))]
+               for n, sid in enumerate(ids)]
+    # The draw is a hash; pin it so that p1's page draws the locked fold (the grouping and moving are what is tested).
+    monkeypatch.setattr("kb.folds.fold_for",
+                        lambda key, lockable=True: "locked" if "o1-oversight" in key and lockable else "cv1")
+    assign_folds(root, kb, vectors)
+    moved = (root / LOCKED_DIR / "gathered.yaml").read_text(encoding="utf-8")
+    kept = (root / "statements" / "gathered.yaml").read_text(encoding="utf-8")
+    for sid in ("p1", "p2", "p3", "p4"):
+        assert f"- id: {sid}\n" in moved and f"- id: {sid}\n" not in kept
+    assert "- id: p5\n" in kept and "- id: p5\n" not in moved
+    after = load_valid(root, locked=True)
+    assert {s.id for s in after.statements.values() if s.fold == "locked"} == {"p1", "p2", "p3", "p4"}
+    assert set(after.statements) == set(ids)  # nothing lost
+    assert "p1" not in load_valid(root).statements
 
 
 def test_folds_prints_statements_per_fold_and_verdict(tmp_path):
@@ -131,7 +159,7 @@ def test_folds_prints_statements_per_fold_and_verdict(tmp_path):
     assert before.returncode == 0, before.stderr
     header, *rows = before.stdout.splitlines()
     assert header.split() == ["fold", "ok", "missing_context", "misstated", "no_claim", "statements", "pages"]
-    assert rows[0].split() == ["cv3", "1", "0", "0", "0", "1", "1"]
+    assert rows[0].split() == ["cv1", "1", "0", "0", "0", "1", "1"]
     assert rows[1].split() == ["none", "2", "2", "0", "2", "6", "4"]
     assert rows[-1].split() == ["all", "3", "2", "0", "2", "7", "5"]
     run_kb("--root", str(root), "folds", "--assign")

@@ -270,6 +270,32 @@ def locked_test(statements: list[dict], fit: Fit) -> FoldedEvaluation:
                             unassigned=sum(not s.get("fold") for s in statements))
 
 
+def cross_validate_by_source(statements: list[dict], fit: Fit, claim_sources: dict) -> FoldedEvaluation:
+    """Leave one source out: for each knowledge-base source that statements report, fit on the cv statements that
+    report none of its claims and score those that do (a diagnostic of results the checker has few statements for).
+    Statements reporting nothing are always trained on. The locked fold is never touched."""
+    require_folds(statements)
+    usable = _in_fold(statements, set(CV_FOLDS))
+    sources_of = {s["id"]: {claim_sources.get(c) for c in s.get("claims") or []} - {None} for s in usable}
+    result = FoldedEvaluation("cv-by-source", [], unassigned=sum(not s.get("fold") for s in statements))
+    for source in sorted(set().union(*sources_of.values())):
+        test = [s for s in usable if source in sources_of[s["id"]]]
+        checker = fit([s for s in usable if source not in sources_of[s["id"]]])
+        result.folds.append((source, evaluate(checker, test)))
+    return result
+
+
+def by_source_lines(result: FoldedEvaluation) -> list[str]:
+    """One row per left-out source: its statements and the figures on them."""
+    names = ["flag_accuracy", "claim_recall", "missing_context_recall", "false_alarm_rate", "misstated_recall"]
+    lines = [f"== Leave-one-source-out cross-validation, {result.date}: each source's statements scored by a checker "
+             "fitted on the cv statements that report none of its claims.",
+             f"{'source':<48} {'n':>4} " + " ".join(f"{FIGURE_NAMES[n][:12]:>12}" for n in names)]
+    for source, e in result.folds:
+        lines.append(f"{source:<48} {e.statements:>4} " + " ".join(f"{_show(e.tallies[n].rate):>12}" for n in names))
+    return lines
+
+
 def as_json(evaluations: list[tuple[str, Evaluation]], failures: bool = True) -> dict:
     """{"goals": ..., "sets": [{"labels", "statements", "figures", "failures"[, "calibration"]}, ...]}: what
     `kb eval --save` writes (the site reads it)."""

@@ -22,6 +22,7 @@ from kb.build import build_meta
 
 from kb.build import load_valid
 from kb.pipeline import ensure_database
+from kb.check.published import EVALUATION_DIR
 from kb.project import build_dir
 from kb.publish.sitegen import generate_pages, site_data
 
@@ -39,19 +40,21 @@ def build_site(root: Path, out: Path | None = None, database: Path | None = None
     """Generate the pages and build the site (strict: any mkdocs warning fails). Returns the built folder.
 
     `database` (default build/kb.db, rebuilt first when stale) supplies the checker's verdicts once it stores
-    them; `evaluation` (default build/eval.json, from `kb eval --save`) the checker's measured accuracy.
+    them; `evaluation` (default evaluation/, committed) the checker's measured accuracy on real statements it was not
+    fitted on: cross-validated, the locked fold's latest run, and the human agreement (kb.check.published).
     Raises kb.build.InvalidData when the data has problems, and mkdocs' Abort when the strict build warns.
     """
     root = Path(root)
     out = Path(out) if out else build_dir(root) / "site"
     knowledge_base = load_valid(root)
     database = Path(database) if database else ensure_database(root)
-    site = site_data(knowledge_base, database, Path(evaluation) if evaluation else build_dir(root) / "eval.json")
+    evaluation = Path(evaluation) if evaluation else root / EVALUATION_DIR
+    site = site_data(knowledge_base, database, evaluation)
     site.check_url = caveat_settings(root).get("check_url", site.check_url)
     docs = docs_dir_for(out)
     generate_pages(root, docs, site)
     run_mkdocs(root, docs, out)
-    (out / STAMP).write_text(json.dumps(site_inputs(root, database, evaluation or build_dir(root) / "eval.json"),
+    (out / STAMP).write_text(json.dumps(site_inputs(root, database, evaluation),
                                         sort_keys=True) + "\n", encoding="utf-8")
     return out
 
@@ -66,8 +69,18 @@ def site_inputs(root: Path, database: Path, evaluation: Path) -> dict:
     meta = build_meta(database)
     evaluation = Path(evaluation)
     return {"data_hash": meta.get("data_hash"), "layout_hash": meta.get("layout_hash"), "pages": digest.hexdigest(),
-            "evaluation": hashlib.sha256(evaluation.read_bytes()).hexdigest() if evaluation.is_file() else None,
+            "evaluation": _folder_hash(evaluation),
             "caveat_version": kb.__version__}
+
+
+def _folder_hash(folder: Path) -> str | None:
+    files = sorted(p for p in Path(folder).glob("*") if p.is_file()) if Path(folder).is_dir() else []
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def site_is_stale(root: Path, out: Path, database: Path, evaluation: Path | None = None) -> bool:
@@ -79,7 +92,7 @@ def site_is_stale(root: Path, out: Path, database: Path, evaluation: Path | None
         built = json.loads(stamp.read_text(encoding="utf-8"))
     except ValueError:
         return True
-    return built != site_inputs(root, database, evaluation or build_dir(root) / "eval.json")
+    return built != site_inputs(root, database, evaluation)
 
 
 def caveat_settings(root: Path) -> dict:

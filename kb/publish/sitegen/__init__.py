@@ -20,7 +20,8 @@ from pathlib import Path
 from kb.graph import build_graph
 from kb.publish.sitegen.cards import card_pages
 from kb.publish.sitegen.changelog import changelog_page
-from kb.publish.sitegen.checker_data import eval_figures, machine_verdicts
+from kb.check.published import published_in
+from kb.publish.sitegen.checker_data import machine_verdicts
 from kb.publish.sitegen.contrast_charts import charts_page, contrast_charts
 from kb.publish.sitegen.entities import entity_pages
 from kb.publish.sitegen.handwritten import expand
@@ -37,7 +38,7 @@ def site_data(knowledge_base, db_path: Path | None = None, eval_path: Path | Non
     from kb.scan.store import claim_weeks
 
     return SiteData(knowledge_base, build_graph(knowledge_base), machine_verdicts(db_path) if db_path else {},
-                    eval_figures(eval_path) if eval_path else None, scans=claim_weeks(db_path) if db_path else {})
+                    published_in(eval_path) if eval_path else None, scans=claim_weeks(db_path) if db_path else {})
 
 
 def generated_pages(site: SiteData, charts: list) -> dict[str, str]:

@@ -68,17 +68,3 @@ def agrees(statement, machine: MachineVerdict | None) -> bool | None:
         return None
     accepted = accepted_verdicts(label.verdict, label.verdict_any)
     return machine.verdict in accepted if accepted else None
-
-
-def eval_figures(path: Path) -> dict | None:
-    """The saved output of `kb eval ... --save build/eval.json` as {"goals", "sets": [...]}, or None when it has not
-    been run. A single set's older flat form ({"figures", "labels", ...}) is read as one set."""
-    if not Path(path).is_file():
-        return None
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        return None
-    if isinstance(data.get("figures"), dict):
-        data = {"goals": data.get("goals") or {}, "sets": [data]}
-    sets = [s for s in data.get("sets") or [] if isinstance(s, dict) and isinstance(s.get("figures"), dict)]
-    return {"goals": data.get("goals") if isinstance(data.get("goals"), dict) else {}, "sets": sets} if sets else None

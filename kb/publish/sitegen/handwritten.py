@@ -12,7 +12,7 @@ Placeholders (an unknown name or id stops the build, naming the file):
     {{caveat:counts}}               how much the knowledge base holds
     {{caveat:verdicts}}             the checker's verdicts, from vocabulary/verdicts.yaml
     {{caveat:data-model}}           the field tables, generated from kb.schema
-    {{caveat:accuracy}}             the checker's measured accuracy, from build/eval.json
+    {{caveat:accuracy}}             the checker's measured accuracy on real statements, from evaluation/
     {{caveat:example-source}}       the source of that claim as YAML
     {{caveat:example-claim}}        a real claim and its setting as YAML
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from kb import schema
+from kb.check.evaluate import GOALS as EVAL_GOALS
 from kb.format import percent
 from kb.publish.sitegen import markup
 from kb.publish.sitegen.contrast_charts import chart_section
@@ -46,6 +47,8 @@ FIGURE_MEANING = {
 FIGURE_WORDS = {"flag_accuracy": "Flag accuracy", "claim_recall": "Claim recall",
                 "missing_context_recall": "Missing-context recall", "false_alarm_rate": "False alarms",
                 "misstated_recall": "Misstated recall", "verdict_accuracy": "Verdict accuracy"}
+# The project's goals, as `kb eval` writes them.
+GOALS_TEXT = {name: f"{op} {goal}" for name, (op, goal) in EVAL_GOALS.items()}
 GOAL = re.compile(r"^\s*(<=|>=|<|>|=)\s*([0-9.]+)\s*$")
 OPERATORS = {"<=": "at most", ">=": "at least", "<": "below", ">": "above", "=": "exactly"}
 
@@ -122,34 +125,31 @@ def _data_model(site, page, charts):
 
 
 def _accuracy(site, page, charts):
-    data = site.evaluation
-    if data is None:
-        return ("The checker's accuracy figures are produced by `kb eval`, which compares its verdicts with the human "
-                "labels in `statements/`; this section fills in when `kb eval LABELS --save build/eval.json` has been run "
-                "before `kb site` (see the README).\n")
-    goals, sets = data["goals"], data["sets"]
-    found = {name for s in sets for name in s["figures"]}
-    names = [name for name in FIGURE_WORDS if name in found] + sorted(found - FIGURE_WORDS.keys())
-    # One row per labelled set and one short column per figure, so the table fits the page; the meanings follow.
-    rows = [["Goal", "", *[_goal(goals.get(name)) for name in names]]]
-    rows += [[_row_name(s), markup.text(s.get("statements", "?")), *[_figure(s["figures"].get(name)) for name in names]]
-             for s in sets]
-    counts = "; ".join(f"{markup.text(s.get('statements', '?'))} statements labelled in {_set_name(s)}" for s in sets)
-    meanings = "".join(f"- **{FIGURE_WORDS.get(name, markup.text(name))}**: {markup.text(FIGURE_MEANING.get(name, ''))}\n"
-                       for name in names)
-    return (f"Measured on {counts}.\n\n"
-            + markup.table(["Labelled set", "Statements", *[FIGURE_WORDS.get(n, markup.text(n)) for n in names]], rows)
-            + "\n" + meanings)
-
-
-def _set_name(evaluation_set: dict) -> str:
-    return markup.text(Path(str(evaluation_set.get("labels") or "labels")).name)
-
-
-def _row_name(evaluation_set: dict) -> str:
-    """A labelled set's short name for a table row: statements-heldout.yaml -> heldout."""
-    stem = Path(str(evaluation_set.get("labels") or "labels")).stem
-    return markup.text(stem.removeprefix("statements-"))
+    """The checker's figures on real statements it was not fitted on, and two annotators' agreement, each dated: from
+    the committed evaluation/ files (kb.check.published), never from invented or training sets."""
+    data = site.evaluation or {}
+    rows = []
+    cv, locked, agreement = data.get("cv"), data.get("locked"), data.get("agreement")
+    if cv:
+        rows.append((f"Checker, cross-validated ({markup.text(cv.get('date'))})", cv))
+    if locked:
+        rows.append((f"Checker, locked test fold ({markup.text(locked.get('date'))}, "
+                     f"commit {markup.text(locked.get('commit'))})", locked))
+    if agreement:
+        rows.append(("Two annotators, against each other", agreement))
+    if not rows:
+        return ("No measurement has been committed yet: `kb eval --cv --save evaluation/cv.json`, `kb eval --locked` "
+                "and `kb eval --agreement --save evaluation/agreement.json` write the figures this section shows.\n")
+    names = [n for n in FIGURE_WORDS if n != "verdict_accuracy"]
+    table = [["Goal", "", *[_goal(GOALS_TEXT.get(n)) for n in names]]]
+    table += [[label, markup.text(entry.get("statements", "?")),
+               *[_figure((entry.get("figures") or {}).get(n)) for n in names]] for label, entry in rows]
+    kappa = (agreement or {}).get("kappa")
+    note = (f" The two annotators' Cohen's kappa over the verdict is {kappa:.2f}." if kappa is not None else "")
+    meanings = "".join(f"- **{FIGURE_WORDS[n]}**: {markup.text(FIGURE_MEANING.get(n, ''))}\n" for n in names)
+    return (markup.table(["Measured on", "Statements", *[FIGURE_WORDS[n] for n in names]], table)
+            + f"\nThe human row is the ceiling: a second annotator, labelling blind under the same guide, scored against "
+              f"the first.{note}\n\n" + meanings)
 
 
 def _figure(value) -> str:

@@ -23,7 +23,7 @@ class SiteData:
     kb: object
     graph: object
     machine: dict = field(default_factory=dict)  # statement id -> checker_data.MachineVerdict
-    evaluation: dict | None = None  # build/eval.json, when `kb eval` has saved one
+    evaluation: dict | None = None  # the committed figures (kb.check.published), when there are any
     check_url: str = CHECK_URL  # where the check page is (mkdocs.yml: extra.caveat.check_url); a static host can change it
     scans: dict = field(default_factory=dict)  # claim id -> [(week, mentions, flagged, {key: share})] (kb build --scan)
 
