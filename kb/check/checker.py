@@ -195,7 +195,8 @@ class Checker:
             sentence_vectors = np.zeros((len(analysis.sentences), vectors.shape[1]), dtype=np.float32)
             for i, (_text, members) in enumerate(parts):
                 sentence_vectors[members] = vectors[offset + i]
-            findings, considered = self._findings(analysis, sentence_vectors)
+            statement_vector = _normalised(vectors[offset:offset + len(parts)].mean(axis=0)) if parts else None
+            findings, considered = self._findings(analysis, sentence_vectors, statement_vector)
             results.append(self._result(statement, findings) if final else (findings, considered))
             offset += len(parts)
         return results
@@ -230,16 +231,28 @@ class Checker:
             out["notices"] = notices
         return out
 
-    def _findings(self, analysis, vectors) -> tuple[list, list]:
+    def _findings(self, analysis, vectors, statement_vector=None) -> tuple[list, list]:
         """The findings chosen for one statement, judged (tier, confidence, dropped keys) but not yet merged, and
         the other candidates considered (with their evidence), for fitting."""
         sims = _Similarities(vectors, self.texts)
         reports = find_reports(analysis, self.lookup, sims.described_behaviours)
         findings, considered = self._resolve(analysis, reports, sims)
         facts = _StatementFacts(analysis, self.anaphor_keys)
+        reporting = self.reporting_probability(statement_vector)
         for finding in findings:
-            self._judge(finding, analysis, sims, facts)
+            self._judge(finding, analysis, sims, facts, reporting)
         return findings, considered
+
+    def reporting_features(self, statement_vector) -> np.ndarray:
+        """What the open-set head reads: the statement's embedding and its best cosine with any claim's text."""
+        return np.concatenate([statement_vector, [float((self.texts.claims @ statement_vector).max())]])
+
+    def reporting_probability(self, statement_vector) -> float:
+        """P(the statement reports any stored result), from the open-set head; 1 without one."""
+        head = self.weights.reporting
+        if head is None or statement_vector is None:
+            return 1.0
+        return head.probability(self.reporting_features(statement_vector))
 
     def _result(self, statement, findings) -> dict:
         findings = _merge(findings)
@@ -292,7 +305,7 @@ class Checker:
         top = max(scores.values(), default=0)
         return {sid: s / top for sid, s in scores.items()} if top else {}
 
-    def _judge(self, finding, analysis, sims, facts):
+    def _judge(self, finding, analysis, sims, facts, reporting: float = 1.0):
         kb, claim, weights = self.kb, finding.claim, self.weights
         finding.missing_confidence = {}
         if claim is None:
@@ -306,7 +319,8 @@ class Checker:
             finding.missing_confidence = {key: round(1.0 - conveyed[key], 3) for key in finding.missing}
         run_detectors(FindingCheck(kb, finding, analysis))
         finding.evidence = self.finding_evidence(finding, analysis, sims)
-        finding.score = weights.finding.probability(finding.evidence)
+        # A finding cannot be likelier than the statement reporting anything at all (the open-set head).
+        finding.score = min(weights.finding.probability(finding.evidence), reporting)
         finding.tier = "match" if finding.score >= weights.match else "suggest" if finding.score >= weights.suggest else "drop"
 
     def _rank(self, finding, analysis, sims) -> float:
@@ -369,6 +383,11 @@ class Checker:
             "source": source.title if source else "",
             "locator": target.locator if target else "",
         }
+
+
+def _normalised(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
 
 
 def chunks(analysis) -> list[tuple[str, list[int]]]:

@@ -66,12 +66,25 @@ class Tally:
         return self.hits / self.total if self.total else None
 
 
+# The checker's stages, each measured on its own (see `stage_lines`): does the statement report a stored result at all,
+# are its (model, behaviour) pairs among the candidates, is each condition judged right, is the number judged right,
+# and how often a flag is right.
+STAGE_NAMES = {"reporting_precision": "reports a result: precision", "reporting_recall": "reports a result: recall",
+               "retrieval_at_1": "retrieval recall@1", "retrieval_at_5": "retrieval recall@5",
+               "misstated_precision": "misstated: precision", "flag_precision": "precision of flags"}
+
+
 @dataclass
 class Evaluation:
     tallies: dict = field(default_factory=lambda: {name: Tally() for name in FIGURE_NAMES})
     failures: list = field(default_factory=list)  # (statement id, [what went wrong])
     statements: int = 0
     confidences: list = field(default_factory=list)  # (finding confidence, whether the statement reports it)
+    stages: dict = field(default_factory=lambda: {name: Tally() for name in STAGE_NAMES})
+    # context key -> [dropped and flagged, flagged, dropped]: per-key precision and recall of "this key is dropped",
+    # over the matched findings of reports the label names
+    keys: dict = field(default_factory=dict)
+    key_confidences: list = field(default_factory=list)  # (confidence a key is dropped, whether the label drops it)
 
     @property
     def figures(self) -> dict:
@@ -190,8 +203,50 @@ def score_statement(evaluation: Evaluation, label: dict, result: dict):
         problems.append(f"reported as dropped but conveyed: {', '.join(sorted(present & reported_missing))}")
     if label.get("verdict") == "misstated":
         tallies["misstated_recall"].add(predicted == "misstated", 1)
+    score_stages(evaluation, label, result, matched)
     if problems:
         evaluation.failures.append((str(label["id"]), problems))
+
+
+def score_stages(evaluation: Evaluation, label: dict, result: dict, matched: list):
+    """Each stage's own tallies for one statement (see STAGE_NAMES)."""
+    stages, gold = evaluation.stages, gold_verdicts(label)
+    reports_gold, reports_found = "no_claim" not in gold, bool(matched)
+    stages["reporting_recall"].add(reports_found, 1) if reports_gold else None
+    stages["reporting_precision"].add(reports_gold, 1) if reports_found else None
+    ranked = sorted(result.get("findings") or [], key=lambda f: -(f.get("confidence") or 0.0))
+    for report in label.get("reports") or []:
+        hits = [i for i, f in enumerate(ranked) if reports_finding({"reports": [report]}, f)]
+        stages["retrieval_at_1"].add(bool(hits) and hits[0] < 1, 1)
+        stages["retrieval_at_5"].add(bool(hits) and hits[0] < 5, 1)
+    predicted = result.get("verdict")
+    if predicted == "misstated":
+        stages["misstated_precision"].add("misstated" in gold, 1)
+    if predicted in FLAGGED:
+        stages["flag_precision"].add(all(v in FLAGGED for v in gold), 1)
+    _score_keys(evaluation, label, [f for f in matched if reports_finding(label, f)])
+
+
+def _score_keys(evaluation: Evaluation, label: dict, findings: list):
+    """Per key: is it flagged as dropped exactly when the label drops it? Keys the label judges (missing or present)."""
+    if not findings:
+        return
+    missing, present = set(label.get("missing") or []), set(label.get("present") or [])
+    flagged = {k for f in findings for k in f.get("missing_context") or []}
+    confidence = {}
+    for f in findings:
+        for key, value in (f.get("missing_confidence") or {}).items():
+            confidence[key] = max(confidence.get(key, 0.0), float(value))
+    for key in missing | present | flagged:
+        if key not in missing and key not in present:
+            continue  # a key the label does not judge: neither right nor wrong
+        tally = evaluation.keys.setdefault(key, [0, 0, 0])
+        dropped, said = key in missing, key in flagged
+        tally[0] += dropped and said
+        tally[1] += said
+        tally[2] += dropped
+        if key in confidence:
+            evaluation.key_confidences.append((confidence[key], dropped))
 
 
 def evaluate(checker, labels: list[dict]) -> Evaluation:
@@ -220,9 +275,46 @@ def pooled(evaluations: list[Evaluation]) -> Evaluation:
         out.statements += e.statements
         out.failures += e.failures
         out.confidences += e.confidences
+        out.key_confidences += e.key_confidences
         for name, tally in e.tallies.items():
             out.tallies[name].add(tally.hits, tally.total)
+        for name, tally in e.stages.items():
+            out.stages[name].add(tally.hits, tally.total)
+        for key, counts in e.keys.items():
+            mine = out.keys.setdefault(key, [0, 0, 0])
+            for i, n in enumerate(counts):
+                mine[i] += n
     return out
+
+
+def stage_json(evaluation: Evaluation) -> dict:
+    """The stages' figures: what `kb eval --save` writes under "stages"."""
+    keys = {key: {"precision": (c[0] / c[1] if c[1] else None), "recall": (c[0] / c[2] if c[2] else None),
+                  "flagged": c[1], "dropped": c[2]} for key, c in sorted(evaluation.keys.items())}
+    out = {name: tally.rate for name, tally in evaluation.stages.items()}
+    out["keys"] = keys
+    if evaluation.key_confidences:
+        pairs = evaluation.key_confidences
+        out["key_calibration"] = {"ece": expected_calibration_error(pairs),
+                                  "brier": sum((c - y) ** 2 for c, y in pairs) / len(pairs), "keys": len(pairs)}
+    return out
+
+
+def stage_lines(evaluation: Evaluation) -> list[str]:
+    """The stage table: one figure per stage, then per-key precision/recall of "dropped", then calibration per head."""
+    lines = ["stages:"]
+    for name, label in STAGE_NAMES.items():
+        tally = evaluation.stages[name]
+        lines.append(f"{label:>32}: {_show(tally.rate)}  [{tally.hits}/{tally.total}]")
+    for key, (hit, said, dropped) in sorted(evaluation.keys.items()):
+        lines.append(f"{'key ' + key:>32}: dropped precision {_show(hit / said if said else None)} [{hit}/{said}], "
+                     f"recall {_show(hit / dropped if dropped else None)} [{hit}/{dropped}]")
+    for name, pairs in (("finding confidence", evaluation.confidences), ("dropped-key confidence",
+                                                                          evaluation.key_confidences)):
+        if pairs:
+            brier = sum((c - y) ** 2 for c, y in pairs) / len(pairs)
+            lines.append(f"{name:>32}: ECE {expected_calibration_error(pairs):.2f}, Brier {brier:.2f} [{len(pairs)}]")
+    return lines
 
 
 # ---------------------------------------------------------------- by fold
@@ -306,6 +398,7 @@ def as_json(evaluations: list[tuple[str, Evaluation]], failures: bool = True) ->
             entry["failures"] = [{"id": sid, "problems": problems} for sid, problems in e.failures]
         if e.calibration is not None:
             entry["calibration"] = e.calibration
+        entry["stages"] = stage_json(e)
         sets.append(entry)
     return {"goals": {name: f"{op} {goal}" for name, (op, goal) in GOALS.items()}, "sets": sets}
 
@@ -334,7 +427,7 @@ def report_lines(evaluation: Evaluation) -> list[str]:
         c = evaluation.calibration
         lines.append(f"{'calibration':>24}: ECE ({CALIBRATION_BINS} bins) {c['ece']:.2f}, Brier score {c['brier']:.2f} "
                      f"over {c['findings']} findings")
-    return lines
+    return lines + stage_lines(evaluation)
 
 
 def folded_report_lines(result: FoldedEvaluation, what: str = "Caveat", source: str = "statements/*.yaml") -> list[str]:
@@ -364,6 +457,8 @@ def folded_report_lines(result: FoldedEvaluation, what: str = "Caveat", source: 
         for key, label in (("ece", f"calibration ECE ({CALIBRATION_BINS} bins)"), ("brier", "Brier score")):
             values = " ".join(f"{_show(e.calibration[key] if e.calibration else None):>6}" for _, e in columns)
             lines.append(f"{label:>24}: {values}  [{total.calibration['findings'] if total.calibration else 0} findings]")
+    lines += ["", "Stage by stage" + (", pooled over the held-out folds:" if result.mode == "cv" else ":")]
+    lines += stage_lines(total)
     return lines
 
 

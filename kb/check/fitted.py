@@ -3,6 +3,8 @@
 Two logistic models, each a weight per named feature of `kb.check.evidence` plus an intercept:
   finding  P(the statement reports this claim's model and behaviour | its evidence record)
   key      P(the statement conveys this key condition for this claim | its evidence record)
+the open-set head, a logistic model over the statement's own embedding (and its best similarity to any claim):
+  reporting  P(the statement reports any stored result at all)
 and the probability cut-offs for the tiers. Checking needs only numpy: no training library is imported here.
 """
 
@@ -47,6 +49,26 @@ class LogisticModel:
 
 
 @dataclass(frozen=True)
+class VectorModel:
+    """A logistic model over a plain feature vector (the open-set head reads the statement's embedding)."""
+
+    weights: np.ndarray
+    intercept: float
+
+    def probability(self, features: np.ndarray) -> float:
+        if features.shape != self.weights.shape:
+            raise WeightsError("the open-set head was fitted on another embedding size; run `kb train`")
+        z = float(np.dot(self.weights, features)) + self.intercept
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "VectorModel | None":
+        if not data:
+            return None
+        return cls(np.asarray(data["weights"], dtype=float), float(data.get("intercept", 0.0)))
+
+
+@dataclass(frozen=True)
 class FittedWeights:
     finding: LogisticModel
     key: LogisticModel
@@ -54,6 +76,7 @@ class FittedWeights:
     suggest: float  # at least this probable: offered as "possibly also about"
     missing: float  # a key whose probability of being conveyed is below this is reported as dropped
     meta: dict
+    reporting: VectorModel | None = None  # the open-set head; None: every statement may report a result
 
     @classmethod
     def load(cls, path: Path | None = None) -> "FittedWeights":
@@ -80,4 +103,4 @@ class FittedWeights:
         return cls(LogisticModel.from_json(data["finding"], FINDING_FEATURES, "finding"),
                    LogisticModel.from_json(data["key"], KEY_FEATURES, "key"),
                    float(tiers.get("match", 0.5)), float(tiers.get("suggest", 0.25)), float(tiers.get("missing", 0.5)),
-                   data.get("meta", {}))
+                   data.get("meta", {}), VectorModel.from_json(data.get("reporting")))

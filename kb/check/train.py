@@ -146,6 +146,42 @@ def _without(text: str, phrase: str) -> str:
     return cut[:1].upper() + cut[1:]
 
 
+def reporting_examples(checker, labelled: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The open-set head's examples: each real statement's features (see Checker.reporting_features) and whether it
+    reports any stored result. Only real statements: the knowledge base's wordings all report one."""
+    from kb.check.checker import _normalised, chunks
+    from kb.check.analysis import analyse
+    from kb.check import inputs
+
+    x, y = [], []
+    for label in labelled:
+        statement = inputs.clean(label["text"], str(label["id"]))
+        if statement.error is not None or not statement.text:
+            continue
+        analysis = analyse(checker.nlp(statement.text), checker.anaphor_keys, checker.kb.lexicon)
+        parts = chunks(analysis)
+        if not parts:
+            continue
+        vector = _normalised(checker._encode([t for t, _ in parts]).mean(axis=0))
+        verdicts = {label.get("verdict")} | set(label.get("verdict_any") or [])
+        nothing = verdicts - {None} == {"no_claim"} or (not label.get("reports") and "no_claim" in verdicts)
+        x.append(checker.reporting_features(vector))
+        y.append(int(not nothing))
+    return np.asarray(x), np.asarray(y)
+
+
+def fit_reporting(x: np.ndarray, y: np.ndarray) -> dict | None:
+    """The open-set head: a logistic regression on the statements' features, or None when one class is absent."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(y.tolist())) < 2:
+        return None
+    model = LogisticRegression(C=REGULARISATION, max_iter=5000, class_weight="balanced")
+    model.fit(x, y)
+    return {"weights": [round(float(w), 5) for w in model.coef_[0]], "intercept": round(float(model.intercept_[0]), 5),
+            "examples": int(len(y)), "reporting": int(y.sum())}
+
+
 def fit(found: Examples, meta: dict | None = None) -> dict:
     """The weights file's content: two logistic regressions fitted on the examples."""
     return {"format": FORMAT, "tiers": dict(TIERS),
@@ -166,6 +202,8 @@ def _fit_one(x: list, y: list, w: list, names: tuple) -> dict:
     return {"weights": weights, "intercept": round(float(model.intercept_[0]), 4)}
 
 
+# The open-set head (does the statement report any stored result?) caps every finding's probability.
+OPEN_SET = True
 PASSES = 2  # the first pass ranks candidates with neutral weights; the second with the first pass's weights
 
 
@@ -176,10 +214,13 @@ def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True,
     repeated with the weights of the pass before, starting from neutral ones."""
     kb_statements = knowledge_base_statements(checker.kb) if with_knowledge_base else []
     current = checker.remembering_vectors().with_weights(FittedWeights.neutral())
+    reporting = fit_reporting(*reporting_examples(current, labelled)) if OPEN_SET else None
     for _ in range(PASSES):
         found = examples(current, labelled)
         found.add_balanced(examples(current, kb_statements))
         weights = fit(found, {**(meta or {}), "statements": len(labelled), "knowledge_base_wordings": with_knowledge_base})
+        if reporting is not None:
+            weights["reporting"] = reporting
         current = checker.with_weights(FittedWeights.from_dict(weights))
     return weights
 
