@@ -27,6 +27,8 @@ from kb.check.fitted import FittedWeights
 from kb.check.nlp import load_nlp
 from kb.check.reports import Lookup, find_reports
 from kb.check.resolve import Evidence, Resolver, other_rates
+from kb.check.retrieve import PairIndex, best_sentence, pair_features
+from kb.check.reports import Report, Subject
 from kb.format import claim_label, format_value
 from kb.wording import faithful_sentence
 
@@ -109,6 +111,8 @@ class Checker:
         self.nlp = load_nlp(kb, Path(cache_path).parent if cache_path else None)
         self.embedder = embedder or MiniLMEmbedder(threads=threads)
         self.texts = self._embed_kb(cache_path)
+        self.pairs = PairIndex.of(kb)
+        self.pair_vectors = CachedEmbeddings(self.embedder, cache_path).matrix(self.pairs.texts)
         self.anaphor_keys = {by for cid in kb.claims for _o, by, _n in kb.contrasts_of(cid) if by in kb.context}
         self.lookup = Lookup(self._models_by_developer(), dict(kb.lexicon.families), tuple(kb.models))
         self.source_words = {sid: self._words(f"{s.title} {s.authors}") for sid, s in kb.sources.items()}
@@ -179,27 +183,38 @@ class Checker:
             yield from self._check_batch(batch, final=False)
 
     def _check_batch(self, statements: list, final: bool = True) -> list:
+        results = []
+        for statement, read in zip(statements, self.read(statements)):
+            if read is None:
+                results.append(self._unusable(statement) if final else ([], []))
+                continue
+            findings, considered = self._findings(*read)
+            results.append(self._result(statement, findings) if final else (findings, considered))
+        return results
+
+    def read(self, statements: list) -> list:
+        """Per statement, (analysis, sentence vectors, statement vector), or None when it has no usable text: the
+        spaCy reading and one encode for the whole batch."""
         usable = [s for s in statements if s.error is None and s.text]
         docs = dict(zip((id(s) for s in usable), self.nlp.pipe(s.text for s in usable)))
         analyses = {key: analyse(doc, self.anaphor_keys, self.kb.lexicon) for key, doc in docs.items()}
         chunked = {key: chunks(a) for key, a in analyses.items()}
         vectors = self._encode([text for parts in chunked.values() for text, _ in parts])
-        results, offset = [], 0
+        out, offset = [], 0
         for statement in statements:
             analysis = analyses.get(id(statement))
             if analysis is None:
-                results.append(self._unusable(statement) if final else ([], []))
+                out.append(None)
                 continue
             parts = chunked[id(statement)]
             # Each sentence takes the vector of the chunk it is in; a sentence left out (see chunks) a zero vector.
             sentence_vectors = np.zeros((len(analysis.sentences), vectors.shape[1]), dtype=np.float32)
             for i, (_text, members) in enumerate(parts):
                 sentence_vectors[members] = vectors[offset + i]
-            statement_vector = _normalised(vectors[offset:offset + len(parts)].mean(axis=0)) if parts else None
-            findings, considered = self._findings(analysis, sentence_vectors, statement_vector)
-            results.append(self._result(statement, findings) if final else (findings, considered))
+            whole = _normalised(vectors[offset:offset + len(parts)].mean(axis=0)) if parts else None
+            out.append((analysis, sentence_vectors, whole))
             offset += len(parts)
-        return results
+        return out
 
     def remembering_vectors(self) -> "Checker":
         """A copy of this checker (pipeline and model shared) that keeps every text's vector, and shares them with
@@ -235,13 +250,55 @@ class Checker:
         """The findings chosen for one statement, judged (tier, confidence, dropped keys) but not yet merged, and
         the other candidates considered (with their evidence), for fitting."""
         sims = _Similarities(vectors, self.texts)
+        sims.retrieval = self.retrieval(analysis, vectors, statement_vector, sims)
         reports = find_reports(analysis, self.lookup, sims.described_behaviours)
+        reports += self._retrieved_reports(analysis, reports, sims.retrieval, vectors)
         findings, considered = self._resolve(analysis, reports, sims)
         facts = _StatementFacts(analysis, self.anaphor_keys)
         reporting = self.reporting_probability(statement_vector)
         for finding in findings:
             self._judge(finding, analysis, sims, facts, reporting)
         return findings, considered
+
+    def retrieval_records(self, analysis, vectors, statement_vector, sims) -> list:
+        """One evidence record per (model, behaviour) pair of the knowledge base (kb.check.retrieve)."""
+        meaning = lambda b: max((sims.behaviour(i, b) for i in range(len(analysis.sentences))), default=0.0)  # noqa: E731
+        return pair_features(self.pairs, self.pair_vectors, analysis, vectors, statement_vector, meaning)
+
+    def retrieval(self, analysis, vectors, statement_vector, sims) -> dict:
+        """(model, behaviour) -> P(the statement reports it), from the retrieval head; empty without one."""
+        head = self.weights.retrieval
+        if head is None:
+            return {}
+        records = self.retrieval_records(analysis, vectors, statement_vector, sims)
+        return {pair: head.probability(record) for pair, record in zip(self.pairs.pairs, records)}
+
+    def _retrieved_reports(self, analysis, reports, retrieval: dict, vectors) -> list:
+        """A report for each pair retrieval finds likely (at least the suggestion tier) that no report read off the
+        sentences covers: the behaviour said in other words, or a subject the rules did not bind."""
+        covered = {(m, b) for r in reports for m in r.subject.models for b in r.behaviours}
+        out = []
+        for pair, probability in sorted(retrieval.items(), key=lambda kv: -kv[1]):
+            if probability < self.weights.suggest or pair in covered:
+                continue
+            model, behaviour = pair
+            sentence = best_sentence(self.pairs, self.pair_vectors, vectors, self.pairs.pairs.index(pair))
+            numbers = [n for n in analysis.numbers if n.sent == sentence and n.quantity.is_rate]
+            subject = Subject((model,), self._subject_kind(analysis, model))
+            start = analysis.sentences[sentence][0]
+            out.append(Report(sentence, subject, {behaviour: round(probability, 3)}, numbers[0] if numbers else None,
+                              numbers[0].start if numbers else start))
+        return out
+
+    def _subject_kind(self, analysis, model: str) -> str:
+        if model in {m.id for m in analysis.of("MODEL")}:
+            return "named"
+        developer = self.kb.models[model].developer
+        if developer and developer in {m.id for m in analysis.of("DEVELOPER")}:
+            return "developer"
+        if any(model in self.lookup.families.get(m.id, ()) for m in analysis.of("FAMILY")):
+            return "family"
+        return "plural" if analysis.of("PLURAL") else "generic"
 
     def reporting_features(self, statement_vector) -> np.ndarray:
         """What the open-set head reads: the statement's embedding and its best cosine with any claim's text."""
@@ -357,6 +414,7 @@ class Checker:
                 "not_verified": claim.verification != "verified",
                 "unstated_variant": finding.unstated_variant,
                 "condition_conflict": bool(finding.conflicting),
+                "retrieval": sims.retrieval.get((claim.model, claim.behaviour), 0.0),
             })
         return EvidenceRecord.of(FINDING_FEATURES, values)
 
@@ -445,6 +503,7 @@ class _Similarities:
                                     for b in texts.behaviour_order], axis=1)
         self.behaviour_index = {b: i for i, b in enumerate(texts.behaviour_order)}
         self._per_key, self._per_condition = {}, {}
+        self.retrieval: dict = {}  # (model, behaviour) -> probability, when the checker has a retrieval head
 
     def claim(self, sentence: int, claim_id: str) -> float:
         return float(self.claims[sentence, self.texts.claim_index[claim_id]])

@@ -36,6 +36,7 @@ FINDING_FEATURES = (
     "quoted",  # subject and behaviour only inside a quotation
     "meta_sentence",  # the sentence talks about the reporting ("the figure", "the headline")
     "generalised",  # a sweeping subject elsewhere generalises the result
+    "retrieval",  # the retrieval head's probability that the statement reports this model and behaviour
 )
 
 # Evidence that a statement conveys one key condition of a claim it reports.

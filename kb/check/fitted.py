@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.check.evidence import FINDING_FEATURES, KEY_FEATURES, EvidenceRecord
+from kb.check.retrieve import RETRIEVAL_FEATURES
 
 WEIGHTS_PATH = Path(__file__).with_name("weights.json")
 FORMAT = 1
@@ -46,6 +47,12 @@ class LogisticModel:
             raise WeightsError(f"weights file: the {name} model's features differ from the checker's "
                                f"({sorted(set(weights) ^ set(features))}); run `kb train` to refit")
         return cls(features, np.array([weights[f] for f in features], dtype=float), float(data.get("intercept", 0.0)))
+
+
+def neutral_dict() -> dict:
+    """The weights file's content with every weight 0 (and no open-set or retrieval head)."""
+    zero = lambda names: {"weights": {n: 0.0 for n in names}, "intercept": 0.0}  # noqa: E731
+    return {"format": FORMAT, "finding": zero(FINDING_FEATURES), "key": zero(KEY_FEATURES), "meta": {"neutral": True}}
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class FittedWeights:
     missing: float  # a key whose probability of being conveyed is below this is reported as dropped
     meta: dict
     reporting: VectorModel | None = None  # the open-set head; None: every statement may report a result
+    retrieval: LogisticModel | None = None  # P(a (model, behaviour) pair is reported); None: no retrieval by meaning
 
     @classmethod
     def load(cls, path: Path | None = None) -> "FittedWeights":
@@ -91,9 +99,7 @@ class FittedWeights:
     def neutral(cls) -> "FittedWeights":
         """Every candidate equally likely (weights 0): what fitting starts from, since the examples it fits on are
         every candidate the checker considers, whichever it would choose."""
-        zero = lambda names: {"weights": {n: 0.0 for n in names}, "intercept": 0.0}  # noqa: E731
-        return cls.from_dict({"format": FORMAT, "finding": zero(FINDING_FEATURES), "key": zero(KEY_FEATURES),
-                              "meta": {"neutral": True}})
+        return cls.from_dict(neutral_dict())
 
     @classmethod
     def from_dict(cls, data: dict) -> "FittedWeights":
@@ -103,4 +109,6 @@ class FittedWeights:
         return cls(LogisticModel.from_json(data["finding"], FINDING_FEATURES, "finding"),
                    LogisticModel.from_json(data["key"], KEY_FEATURES, "key"),
                    float(tiers.get("match", 0.5)), float(tiers.get("suggest", 0.25)), float(tiers.get("missing", 0.5)),
-                   data.get("meta", {}), VectorModel.from_json(data.get("reporting")))
+                   data.get("meta", {}), VectorModel.from_json(data.get("reporting")),
+                   LogisticModel.from_json(data["retrieval"], RETRIEVAL_FEATURES, "retrieval")
+                   if data.get("retrieval") else None)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kb.check.evidence import FINDING_FEATURES, KEY_FEATURES
-from kb.check.fitted import FORMAT, FittedWeights
+from kb.check.retrieve import RETRIEVAL_FEATURES
+from kb.check.fitted import FORMAT, FittedWeights, neutral_dict
 
 # The tiers are probabilities: a finding more likely than not is reported; one in four is offered as a suggestion.
 TIERS = {"match": 0.5, "suggest": 0.25, "missing": 0.5}
@@ -146,28 +147,59 @@ def _without(text: str, phrase: str) -> str:
     return cut[:1].upper() + cut[1:]
 
 
+def _read_labelled(checker, labelled: list[dict]):
+    """(label, analysis, sentence vectors, statement vector) for each labelled statement with usable text."""
+    from kb.check import inputs
+
+    statements = [inputs.clean(label["text"], str(label["id"])) for label in labelled]
+    for label, read in zip(labelled, checker.read(statements)):
+        if read is not None:
+            yield (label, *read)
+
+
+def _reports_nothing(label: dict) -> bool:
+    verdicts = {label.get("verdict")} | set(label.get("verdict_any") or [])
+    return verdicts - {None} == {"no_claim"} or (not label.get("reports") and "no_claim" in verdicts)
+
+
+def gold_pairs(kb, label: dict) -> set:
+    """The (model, behaviour) pairs a labelled statement reports; a report without a model (or behaviour) stands
+    for the pairs of its claims with that behaviour (model), else every pair with it."""
+    if _reports_nothing(label):
+        return set()
+    pairs = {(c.model, c.behaviour) for c in kb.claims.values()}
+    claimed = {(kb.claims[c].model, kb.claims[c].behaviour) for c in label.get("claims") or [] if c in kb.claims}
+    out = set()
+    for report in label.get("reports") or []:
+        model, behaviour = report.get("model"), report.get("behaviour")
+        fits = {p for p in pairs if (not model or p[0] == model) and (not behaviour or p[1] == behaviour)}
+        out |= (fits & claimed) or fits
+    return out
+
+
 def reporting_examples(checker, labelled: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """The open-set head's examples: each real statement's features (see Checker.reporting_features) and whether it
     reports any stored result. Only real statements: the knowledge base's wordings all report one."""
-    from kb.check.checker import _normalised, chunks
-    from kb.check.analysis import analyse
-    from kb.check import inputs
+    x, y = [], []
+    for label, _analysis, _vectors, whole in _read_labelled(checker, labelled):
+        if whole is not None:
+            x.append(checker.reporting_features(whole))
+            y.append(int(not _reports_nothing(label)))
+    return np.asarray(x), np.asarray(y)
+
+
+def retrieval_examples(checker, labelled: list[dict]) -> tuple[list, list]:
+    """The retrieval head's examples: every (statement, pair) record, labelled by whether the statement reports it."""
+    from kb.check.checker import _Similarities
 
     x, y = [], []
-    for label in labelled:
-        statement = inputs.clean(label["text"], str(label["id"]))
-        if statement.error is not None or not statement.text:
-            continue
-        analysis = analyse(checker.nlp(statement.text), checker.anaphor_keys, checker.kb.lexicon)
-        parts = chunks(analysis)
-        if not parts:
-            continue
-        vector = _normalised(checker._encode([t for t, _ in parts]).mean(axis=0))
-        verdicts = {label.get("verdict")} | set(label.get("verdict_any") or [])
-        nothing = verdicts - {None} == {"no_claim"} or (not label.get("reports") and "no_claim" in verdicts)
-        x.append(checker.reporting_features(vector))
-        y.append(int(not nothing))
-    return np.asarray(x), np.asarray(y)
+    for label, analysis, vectors, whole in _read_labelled(checker, labelled):
+        gold = gold_pairs(checker.kb, label)
+        sims = _Similarities(vectors, checker.texts)
+        records = checker.retrieval_records(analysis, vectors, whole, sims)
+        x += [r.values for r in records]
+        y += [int(pair in gold) for pair in checker.pairs.pairs]
+    return x, y
 
 
 def fit_reporting(x: np.ndarray, y: np.ndarray) -> dict | None:
@@ -215,12 +247,15 @@ def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True,
     kb_statements = knowledge_base_statements(checker.kb) if with_knowledge_base else []
     current = checker.remembering_vectors().with_weights(FittedWeights.neutral())
     reporting = fit_reporting(*reporting_examples(current, labelled)) if OPEN_SET else None
+    x, y = retrieval_examples(current, labelled)
+    retrieval = _fit_one(x, y, [1.0] * len(y), RETRIEVAL_FEATURES) if len(set(y)) == 2 else None
+    heads = {k: v for k, v in (("reporting", reporting), ("retrieval", retrieval)) if v is not None}
+    current = current.with_weights(FittedWeights.from_dict({**neutral_dict(), **heads}))
     for _ in range(PASSES):
         found = examples(current, labelled)
         found.add_balanced(examples(current, kb_statements))
         weights = fit(found, {**(meta or {}), "statements": len(labelled), "knowledge_base_wordings": with_knowledge_base})
-        if reporting is not None:
-            weights["reporting"] = reporting
+        weights.update(heads)
         current = checker.with_weights(FittedWeights.from_dict(weights))
     return weights
 

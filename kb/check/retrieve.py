@@ -1,0 +1,146 @@
+"""Retrieval by meaning: which (model, behaviour) results of the knowledge base a statement may report.
+
+Every pair the knowledge base holds is scored for every statement — no cue word, number or model name gates it — by
+a logistic model fitted on the labelled statements (`weights.json` "retrieval", `kb train`) over named features:
+
+- dense: cosines of the statement's sentences (and of the whole statement) with the pair's rich texts — each claim's
+  text, measure, faithful wording and quote, and the behaviour's definition and cue phrases;
+- lexical: BM25 (the maintained `bm25s` library) of the statement against the same texts, one document per pair;
+- mentions: the pair's model named, its lab or family named, a cue word for its behaviour, a number in the statement
+  that is one of the pair's values, a plural subject for a several-models result.
+
+Mentions are features, not gates: a statement that says the behaviour in other words, or names no model, still
+gets candidates. The checker turns retrieved pairs that its reading of the sentences missed into reports of their
+own, and every finding carries its pair's retrieval probability as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb.check.evidence import EvidenceRecord
+
+RETRIEVAL_FEATURES = (
+    "dense_best",  # best cosine of a sentence with one of the pair's texts
+    "dense_gap",  # minus the best pair's (0 for the best pair)
+    "dense_statement",  # cosine of the whole statement with the pair's best text
+    "behaviour_meaning",  # best cosine of a sentence with the behaviour's descriptions
+    "bm25",  # BM25 of the statement against the pair's texts, over the best pair's
+    "model_named",  # the pair's model is named
+    "lab_named",  # its developer is named
+    "family_named",  # a family it belongs to is named ("Claude", "Gemini")
+    "other_model_named",  # a model is named, but not this one
+    "behaviour_cue",  # a cue word for the pair's behaviour
+    "number_matches",  # a number in the statement is one of the pair's values
+    "has_number",  # the statement has a rate-like number at all
+    "plural_for_many_models",  # a plural subject ("AI models") and a several-models result
+    "many_models_pair",
+)
+NUMBER_TOLERANCE = 0.006  # half a percentage point: "5%" is 0.05, "0.3%" is 0.003
+TOKEN = re.compile(r"[a-z0-9][a-z0-9.\-]*[a-z0-9]|[a-z0-9]")
+STOP = frozenset("the a an of to in and or for on at by with from that this it its is was were be been as than into "
+                 "when while which who what their they them its his her our we you i not no".split())
+
+
+def tokens(text: str) -> list[str]:
+    return [t for t in TOKEN.findall(text.lower()) if t not in STOP]
+
+
+@dataclass
+class PairIndex:
+    """The knowledge base's (model, behaviour) pairs with their rich texts, embedded once, and a BM25 index."""
+
+    pairs: list  # (model id, behaviour id)
+    texts: list  # every text, each belonging to one pair
+    owner: np.ndarray  # pair index of each text
+    values: list  # per pair: the claims' values (fractions)
+    developers: list  # per pair: the model's developer
+    families: list  # per pair: the families the model belongs to
+    bm25: object = None
+
+    @classmethod
+    def of(cls, kb) -> "PairIndex":
+        from kb.check.checker import claim_text
+        from kb.wording import faithful_sentence
+
+        by_pair: dict = {}
+        for claim in sorted(kb.claims.values(), key=lambda c: c.id):
+            entry = by_pair.setdefault((claim.model, claim.behaviour), {"texts": [], "values": set()})
+            behaviour = kb.behaviours[claim.behaviour]
+            for text in (claim_text(kb, claim), claim.measure, faithful_sentence(kb, claim), claim.quote,
+                         behaviour.definition, behaviour.phrase):
+                if text and len(text) < 400 and text not in entry["texts"]:
+                    entry["texts"].append(text)
+            if claim.value is not None:
+                entry["values"].add(float(claim.value))
+        pairs = sorted(by_pair)
+        texts, owner = [], []
+        for i, pair in enumerate(pairs):
+            texts += by_pair[pair]["texts"]
+            owner += [i] * len(by_pair[pair]["texts"])
+        families = {}
+        for family, members in (kb.lexicon.families or {}).items():
+            for member in members:
+                families.setdefault(member, set()).add(family)
+        index = cls(pairs, texts, np.asarray(owner), [sorted(by_pair[p]["values"]) for p in pairs],
+                    [kb.models[m].developer for m, _b in pairs], [families.get(m, set()) for m, _b in pairs])
+        index.bm25 = _bm25([" ".join(by_pair[p]["texts"]) for p in pairs])
+        return index
+
+
+def _bm25(documents: list[str]):
+    import bm25s
+
+    retriever = bm25s.BM25()
+    retriever.index([tokens(d) for d in documents], show_progress=False)
+    return retriever
+
+
+def pair_features(index: PairIndex, text_vectors: np.ndarray, analysis, sentence_vectors: np.ndarray,
+                  statement_vector: np.ndarray | None, behaviour_meaning) -> list[EvidenceRecord]:
+    """One evidence record per pair of the index, for one statement."""
+    n = len(index.pairs)
+    dense = _per_pair_max(sentence_vectors @ text_vectors.T, index.owner, n) if len(sentence_vectors) else np.zeros(n)
+    whole = (_per_pair_max((statement_vector[None, :] @ text_vectors.T), index.owner, n)
+             if statement_vector is not None else np.zeros(n))
+    query = tokens(analysis.text)
+    bm25 = np.asarray(index.bm25.get_scores(query), dtype=float) if query else np.zeros(n)
+    bm25 = bm25 / bm25.max() if bm25.max() > 0 else bm25
+    named = {m.id for m in analysis.of("MODEL")}
+    labs = {m.id for m in analysis.of("DEVELOPER")}
+    families = {m.id for m in analysis.of("FAMILY")}
+    cues = {m.id for m in analysis.of("BEHAVIOUR")}
+    numbers = [num.quantity.value for num in analysis.numbers if num.quantity.is_rate]
+    plural = bool(analysis.of("PLURAL"))
+    best = float(dense.max()) if n else 0.0
+    records = []
+    for i, (model, behaviour) in enumerate(index.pairs):
+        many = model == "multiple-models"
+        values = {
+            "dense_best": dense[i], "dense_gap": dense[i] - best, "dense_statement": whole[i],
+            "behaviour_meaning": behaviour_meaning(behaviour), "bm25": bm25[i],
+            "model_named": model in named, "lab_named": index.developers[i] in labs,
+            "family_named": bool(index.families[i] & families), "other_model_named": bool(named) and model not in named,
+            "behaviour_cue": behaviour in cues,
+            "number_matches": any(abs(v - x) <= NUMBER_TOLERANCE for v in numbers for x in index.values[i]),
+            "has_number": bool(numbers), "plural_for_many_models": plural and many, "many_models_pair": many,
+        }
+        records.append(EvidenceRecord.of(RETRIEVAL_FEATURES, values))
+    return records
+
+
+def _per_pair_max(similarities: np.ndarray, owner: np.ndarray, pairs: int) -> np.ndarray:
+    """The best similarity of any row with any of each pair's texts."""
+    best_per_text = similarities.max(axis=0)
+    out = np.full(pairs, -1.0)
+    np.maximum.at(out, owner, best_per_text)
+    return out
+
+
+def best_sentence(index: PairIndex, text_vectors: np.ndarray, sentence_vectors: np.ndarray, pair: int) -> int:
+    """The sentence most similar to one pair's texts: where a retrieved report is anchored."""
+    columns = np.flatnonzero(index.owner == pair)
+    return int((sentence_vectors @ text_vectors[columns].T).max(axis=1).argmax())
