@@ -236,6 +236,8 @@ def _fit_one(x: list, y: list, w: list, names: tuple) -> dict:
 
 # The open-set head (does the statement report any stored result?) caps every finding's probability.
 OPEN_SET = True
+# The retrieval head (kb.check.retrieve) scores every (model, behaviour) pair; its likely pairs become reports.
+RETRIEVAL = True
 PASSES = 2  # the first pass ranks candidates with neutral weights; the second with the first pass's weights
 
 
@@ -247,7 +249,7 @@ def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True,
     kb_statements = knowledge_base_statements(checker.kb) if with_knowledge_base else []
     current = checker.remembering_vectors().with_weights(FittedWeights.neutral())
     reporting = fit_reporting(*reporting_examples(current, labelled)) if OPEN_SET else None
-    x, y = retrieval_examples(current, labelled)
+    x, y = retrieval_examples(current, labelled) if RETRIEVAL else ([], [])
     retrieval = _fit_one(x, y, [1.0] * len(y), RETRIEVAL_FEATURES) if len(set(y)) == 2 else None
     heads = {k: v for k, v in (("reporting", reporting), ("retrieval", retrieval)) if v is not None}
     current = current.with_weights(FittedWeights.from_dict({**neutral_dict(), **heads}))
