@@ -27,6 +27,10 @@ CODES = {
     "E035": "a claim of a variant setting drops the condition that defines the variant from its key_context",
     "E036": "value_text's comparison sign ('<1%', '>85%') contradicts the claim's bound",
     "E037": "a changes.yaml entry disagrees with the claim it corrects",
+    "E038": "a condition that names a model sits unscoped on a setting whose claims span several models",
+    "E039": "a rate's or conditional rate's value_text prints more than one figure",
+    "E041": "differs_by: source links claims that differ in model, behaviour, value or a condition",
+    "E042": "a claim is 'verified' without a locator in a primary source",
     "E040": "file name and id disagree, or a file is in the wrong place",
     "E050": "statements from one original page (url, else who and date) are in two evaluation folds",
 }
