@@ -74,6 +74,8 @@ ADDED_BEYOND_REFERENCE.update({
     "metr-o3-report-reward-hacking": ("metr-o3-o4-mini-evaluation-2025", "Executive Summary", "verified"),
     "o3card-metr-reward-hacking": ("openai-o3-o4-mini-system-card-2025", "Sec. 3.9.1", "verified"),
     "o3card-metr-kernel-5-24": ("openai-o3-o4-mini-system-card-2025", "Sec. 3.9.1", "verified"),
+    **{f"o1p-card-{c}": ("openai-o1-preview-system-card-2024", "Sec. 3.3.1", "verified")
+       for c in ("instrumental-alignment-faking", "data-manipulation", "oversight-probe")},
 })
 # Stated next to a reference finding's "after" value, so claims of their own (see README.md "Data model").
 BEFORE_VALUES = {"antischeming-o3-before", "antischeming-o4mini-before", "antischeming-chatdeception-before"}
