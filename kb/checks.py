@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from kb import schema
 from kb.problems import Problem, allowed_list, did_you_mean
+from kb.records import applies_to
 
 RULES = []
 
@@ -75,6 +76,15 @@ def settings_use_vocabulary(kb, parts):
                 if behaviour not in kb.behaviours:
                     yield _unknown(condition, "behaviours", behaviour, kb.behaviours, "behaviour",
                                    "vocabulary/behaviours.yaml", f"condition {key} of setting {setting.id}")
+            for model in condition.models or []:
+                if model not in kb.models:
+                    yield _unknown(condition, "models", model, kb.models, "model", "vocabulary/models.yaml",
+                                   f"condition {key} of setting {setting.id}")
+            for claim_id in condition.claims or []:
+                if claim_id not in kb.claims:
+                    yield _problem(condition, "claims", "E022", f"claim '{claim_id}' does not exist"
+                                   f"{did_you_mean(claim_id, list(kb.claims))}", "fix the id or add the claim",
+                                   f"condition {key} of setting {setting.id}")
         for key in setting.defined_by or []:
             if key not in kb.context:
                 yield _unknown(setting, "defined_by", key, kb.context, "context key", "vocabulary/context.yaml")
@@ -281,6 +291,116 @@ def evaluation_conditions_are_scoped(kb, parts):
 
 
 @rule
+def model_specific_conditions_are_scoped(kb, parts):
+    """A condition whose words name a model of its setting ('hidden for o1') held for that model, not for every model
+    of the setting: once the setting's claims span several models it must say which (`models` or `claims`)."""
+    names = _model_names(kb)
+    models_of = defaultdict(list)
+    for claim in kb.claims.values():
+        models_of[claim.setting].append(claim)
+    for setting in kb.settings.values():
+        for key, condition in (setting.conditions or {}).items():
+            if condition.models or condition.claims:
+                continue
+            models = sorted({c.model for c in models_of[setting.id] if applies_to(condition, c)})
+            text = " ".join(str(getattr(condition, f) or "") for f in ("value", "description", "quote"))
+            named = sorted(named_models(text, names) & set(models))
+            if len(models) > 1 and named:
+                yield _problem(condition, "description", "E038", f"'{key}: {condition.value}' names "
+                               f"{', '.join(named)}, but the setting's claims span {len(models)} models "
+                               f"({', '.join(models)}); as written every one of them claims it",
+                               "add 'models: [...]' (or 'claims: [...]') naming those it held for, and give the others "
+                               "their own setting where their value differs", f"condition {key} of setting {setting.id}")
+
+
+def _model_names(kb) -> list:
+    """(pattern, model ids) for every model id, alias and family name, longest first, matched as whole words."""
+    names = {}
+    for model in kb.models.values():
+        for name in [model.id, *(model.aliases or [])]:
+            names.setdefault(name.lower(), set()).add(model.id)
+    for family, members in ((kb.lexicon.families or {}) if kb.lexicon else {}).items():
+        names.setdefault(family.lower(), set()).update(members)
+    return [(re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", re.I), ids)
+            for name, ids in sorted(names.items(), key=lambda item: -len(item[0])) if name]
+
+
+def named_models(text: str, names: list) -> set:
+    """The models a text names: 'Claude 3.7 Sonnet' is claude-3.7-sonnet, not every Claude (longest names first)."""
+    found = set()
+    for pattern, ids in names:
+        if pattern.search(text):
+            found |= ids
+            text = pattern.sub(" ", text)
+    return found
+
+
+@rule
+def rates_print_one_figure(kb, parts):
+    """A rate's value_text is the cell as the source prints it: one figure. Other results are claims of their own;
+    p-values, intervals and margins belong in notes, or the checker reads them as this claim's numbers."""
+    for claim in kb.claims.values():
+        if claim.metric not in ("rate", "conditional_rate") or not isinstance(claim.value_text, str):
+            continue
+        figures = printed_figures(claim.value_text)
+        if len(figures) > 1:
+            yield _problem(claim, "value_text", "E039", f"value_text '{claim.value_text}' prints {len(figures)} figures "
+                           f"({', '.join(figures)}); a {claim.metric}'s value_text is one figure as the source prints it",
+                           "keep this cell's figure; give every other result its own claim (linked as a contrast) and "
+                           "move p-values, intervals and margins to notes")
+
+
+@rule
+def source_contrasts_are_the_same_measurement(kb, parts):
+    """`differs_by: source` says two documents report one measurement: same model, behaviour, value and conditions.
+    Anything else differs by a condition, which the contrast must name."""
+    for claim in kb.claims.values():
+        for contrast in claim.contrasts or []:
+            other = kb.claims.get(contrast.claim)
+            if contrast.differs_by != "source" or other is None:
+                continue
+            differences = measurement_differences(kb, claim, other)
+            if differences:
+                yield _problem(contrast, "differs_by", "E041", f"'source' links the same measurement in two documents, "
+                               f"but {claim.id} and {other.id} differ in {'; '.join(differences)}",
+                               "name the context key that differs (add one to vocabulary/context.yaml if none fits: a "
+                               "checkpoint, a scenario, a run), or drop the link", f"contrast of claim {claim.id}")
+
+
+def measurement_differences(kb, a, b) -> list[str]:
+    """What tells two claims apart as measurements: model, behaviour, value, bound, and any condition both describe."""
+    out = [f"{field} ({getattr(a, field)!r} vs {getattr(b, field)!r})" for field in ("model", "behaviour", "bound")
+           if getattr(a, field) != getattr(b, field)]
+    if (a.value is None) != (b.value is None) or (a.value is not None and abs(a.value - b.value) > 1e-9):
+        out.append(f"value ({a.value:g} vs {b.value:g})" if None not in (a.value, b.value) else "value")
+    ca, cb = kb.conditions_of(a), kb.conditions_of(b)
+    for key in ca.keys() & cb.keys():
+        if _normal(ca[key].value) != _normal(cb[key].value):
+            out.append(f"{key} ({ca[key].value!r} vs {cb[key].value!r})")
+    return out
+
+
+def _normal(text) -> str:
+    return " ".join(str(text or "").lower().split())
+
+
+@rule
+def verified_claims_rest_on_primary_text(kb, parts):
+    """'verified' means the number was read in the primary text at its locator: a study's own document, not coverage."""
+    for claim in kb.claims.values():
+        if claim.verification != "verified":
+            continue
+        source = kb.sources.get(kb.claim_sources.get(claim.id))
+        if source is not None and source.kind not in schema.PRIMARY_SOURCE_KINDS:
+            yield _problem(claim, "verification", "E042", f"'verified' but its source {source.id} is a {source.kind}, "
+                           f"not a primary text ({', '.join(schema.PRIMARY_SOURCE_KINDS)})",
+                           "mark it 'secondary', or curate it from the study's own document")
+        elif not (isinstance(claim.locator, str) and claim.locator.strip()):
+            yield _problem(claim, "verification", "E042", "'verified' but no locator says where the number was read",
+                           "add the locator (section, table, figure) or lower the verification")
+
+
+@rule
 def variants_keep_their_defining_condition(kb, parts):
     for setting in kb.settings.values():
         if setting.variant and not setting.defined_by:
@@ -320,6 +440,9 @@ def bounds_agree_with_value_texts(kb, parts):
 @rule
 def changes_match_the_data(kb, parts):
     claim_fields = [f.name for f in schema.CLAIM.fields if f.name != "id"]
+    latest = {}  # a later correction of the same field supersedes an earlier one ('claim' records the value_text)
+    for change in kb.changes:
+        latest[(change.claim, "value_text" if change.field == "claim" else change.field)] = change
     for change in kb.changes:
         label = f"change of {change.claim}" if change.claim else "change"
         claim = kb.claims.get(change.claim) if change.claim else None
@@ -335,6 +458,8 @@ def changes_match_the_data(kb, parts):
             yield _problem(change, "field", "E013", f"'{change.field}' is not a claim field"
                            f"{did_you_mean(change.field, claim_fields)}; allowed: {', '.join(claim_fields)}, "
                            "conditions.<context key>, claim", "name the field that changed", label)
+            continue
+        if latest[(change.claim, "value_text" if change.field == "claim" else change.field)] is not change:
             continue
         now = current_text(kb, claim, change.field)
         if (change.new or "") != now:
@@ -410,6 +535,50 @@ def _candidates(text: str) -> list[tuple[float, float]]:
         if den:
             found.append((num / den, 0.005))
     return found
+
+
+_RANGE = re.compile(rf"(?:\bbetween\s+)?({_NUMBER})\s*%?\s*(?:–|—|-|\bto\b|\band\b)\s*({_NUMBER})\s*"
+                    r"(%|percent\b|per cent\b)?")
+
+
+def printed_figures(text: str) -> list[str]:
+    """The distinct figures a value text prints: '21 of 22 (95%)' is one (a count and its percentage), '1–2%' is one
+    (a range), '13% (13.0%)' one, '13% -> 0.4%' two, '0.38 (p 0.002)' two."""
+    figures = []  # (printed form, value, rounding tolerance, is a count)
+    rest = text
+    for pattern, read in ((_RATIO, _ratio_figure), (_RANGE, _range_figure), (_AMOUNT, _amount_figure)):
+        figures += [(match.group(0).strip(), *read(match)) for match in pattern.finditer(rest)]
+        rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)  # a figure read once is not read again
+    distinct = []
+    for figure in figures:
+        if not any(_same_figure(figure, other) for other in distinct):
+            distinct.append(figure)
+    return [printed for printed, *_rest in distinct]
+
+
+def _same_figure(a, b) -> bool:
+    """Equal as printed, or a count and its percentage, rounded or cut to the printed digits ('21 of 22' and '95%',
+    '39/128' and '30.4%')."""
+    (_pa, va, ta, count_a), (_pb, vb, tb, count_b) = a, b
+    if count_a != count_b:
+        return abs(va - vb) <= (tb if count_a else ta) + 1e-9
+    return abs(va - vb) <= 1e-9
+
+
+def _ratio_figure(match):
+    num, den = (float(g.replace(",", "")) for g in match.groups())
+    return (num / den if den else num), 0.0, True
+
+
+def _range_figure(match):
+    low = float(match.group(1).replace(",", ""))
+    return low / (100 if match.group(3) else 1), 0.0, False
+
+
+def _amount_figure(match):
+    raw, unit = match.group(1), match.group(2)
+    scale = 100 if unit and "%" in unit or unit and "percent" in unit.lower() else 1
+    return float(raw.replace(",", "")) / scale, 10 ** -_decimals(raw) / scale, False
 
 
 def value_text_supports(value: float, text: str) -> bool:

@@ -114,12 +114,14 @@ TABLES_BY_NAME = {t.name: t for t in TABLES}
 VIEWS = {
     "claim_conditions": (
         "Each claim joined to the conditions it was measured under: its setting's, less those the setting held only "
-        "for other behaviours (a condition's `behaviours`).",
+        "for other behaviours, models or claims (a condition's `behaviours`, `models`, `claims`).",
         "select claims.id as claim_id, conditions.key as key, conditions.value as value, "
         "conditions.description as description, claims.setting_id as setting_id "
         "from claims join conditions on conditions.setting_id = claims.setting_id "
-        "where conditions.behaviours is null "
-        "or claims.behaviour in (select value from json_each(conditions.behaviours))",
+        "where (conditions.behaviours is null "
+        "or claims.behaviour in (select value from json_each(conditions.behaviours))) "
+        "and (conditions.models is null or claims.model in (select value from json_each(conditions.models))) "
+        "and (conditions.claims is null or claims.id in (select value from json_each(conditions.claims)))",
     ),
 }
 

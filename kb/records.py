@@ -57,8 +57,11 @@ globals().update({cls.__name__: cls for cls in CLASSES.values() if cls.__name__ 
 
 
 def applies_to(condition, claim) -> bool:
-    """Whether a setting's condition held for this claim's evaluation (see the condition's `behaviours`)."""
-    return not condition.behaviours or claim.behaviour in condition.behaviours
+    """Whether a setting's condition held for this claim: its evaluation, model and the claim itself (see the
+    condition's `behaviours`, `models` and `claims`; an empty list means every one)."""
+    return all(not scope or value in scope for scope, value in ((condition.behaviours, claim.behaviour),
+                                                                (getattr(condition, "models", None), claim.model),
+                                                                (getattr(condition, "claims", None), claim.id)))
 
 
 @dataclass

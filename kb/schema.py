@@ -19,6 +19,9 @@ DATE_PATTERN = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"
 URL_PATTERN = re.compile(r"^https?://[^\s]+$")
 
 SOURCE_KINDS = ("paper", "system-card", "blog", "social-post", "news", "figure", "forum-post", "video", "other")
+# The kinds written by the people who ran the study: a claim read in one of them can be `verified`. News stories,
+# forum posts and videos report others' results, so a figure read there is `secondary`.
+PRIMARY_SOURCE_KINDS = ("paper", "system-card", "blog", "social-post", "figure")
 METRICS = ("rate", "conditional_rate", "accuracy_drop", "difference", "score", "qualitative")
 VERIFICATION = ("verified", "parsed", "secondary", "partial", "unverified")
 RANKS = ("preferred", "normal", "deprecated")
@@ -125,6 +128,11 @@ CONDITION = RecordType(
         _f("behaviours", "refs", "The evaluations (by behaviour) this condition held for, when the setting's runs span "
            "several evaluations and it held for only some of them; empty means every claim of the setting. A claim "
            "about another behaviour is not measured under it.", target="behaviour"),
+        _f("models", "refs", "The models this condition held for, when the setting's claims span several models and it "
+           "held for only some (o1's hidden reasoning, a checkpoint); empty means every model. A claim about another "
+           "model is not measured under it.", target="model"),
+        _f("claims", "refs", "The claims this condition held for, when it held for only some of the setting's claims "
+           "(one table of a report, not another); empty means every claim of the setting.", target="claim"),
     ),
     table="conditions",
     label_column="value",

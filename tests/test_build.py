@@ -162,7 +162,8 @@ def test_palisade_paper_rates_are_cells_with_an_integer_n(db):
     rows = list(db.query("select id, n, typeof(n) as type, denominator from claims where id like 'palisade-paper-%'"))
     assert len(rows) >= 12
     assert all(r["type"] == "integer" and r["n"] == 1000 and "961 ≤ N ≤ 1000" in r["denominator"] for r in rows)
-    assert db["claims"].get("palisade-paper-a-o3")["value_text"] == "94.5% (93.0, 95.8)%"
+    cell = db["claims"].get("palisade-paper-a-o3")  # one printed figure; the interval is a margin, in notes (issue 21)
+    assert cell["value_text"] == "94.5%" and "(93.0, 95.8)%" in cell["notes"]
 
 
 def test_opus_4_blackmail_84_and_96_are_linked_both_ways(db):

@@ -32,6 +32,51 @@ ADDED_BEYOND_REFERENCE = {
        for e in ("se", "gg") for m in ("gpt-4o", "o1", "o3-mini", "gpt-4.5", "o3", "o4-mini")},
     "o1card-t10-o1-preview-dd-exfil": ("openai-o1-system-card-2024", "Table 10", "verified"),
 }
+# Results that shared another claim's value_text, curated as claims of their own on 2026-12-07 (issue 21): (source,
+# locator, verification) -> claim ids.
+SPLIT_FROM_VALUE_TEXTS = {
+    ("apollo-in-context-scheming-2024", "App. C, Tables 17/18", "parsed"):
+        [f"apollo-t17-{cell}-{level}" for cell in (
+            "oversight-subversion-o1", "oversight-subversion-o1-preview-2024-09-12",
+            "oversight-subversion-o1-mini-2024-09-12", "oversight-subversion-gpt-4o-2024-08-06",
+            "oversight-subversion-claude-3.5-sonnet", "oversight-subversion-claude-3-opus",
+            "oversight-subversion-gemini-1.5-pro", "oversight-subversion-llama-3.1-405b",
+            "covert-email-reranking-o1", "covert-email-reranking-o1-preview-2024-09-12",
+            "covert-email-reranking-o1-mini-2024-09-12", "covert-email-reranking-gpt-4o-2024-08-06",
+            "covert-email-reranking-gemini-1.5-pro", "covert-email-reranking-llama-3.1-405b", "self-exfiltration-o1",
+            "self-exfiltration-o1-preview-2024-09-12", "self-exfiltration-claude-3.5-sonnet",
+            "self-exfiltration-claude-3-opus", "goal-guarding-o1", "goal-guarding-o1-preview-2024-09-12",
+            "goal-guarding-gpt-4o-2024-08-06", "goal-guarding-claude-3-opus", "goal-guarding-llama-3.1-405b",
+            "instrumental-alignment-faking-o1", "instrumental-alignment-faking-o1-preview-2024-09-12",
+            "instrumental-alignment-faking-gpt-4o-2024-08-06", "instrumental-alignment-faking-claude-3.5-sonnet",
+            "sandbagging-o1", "sandbagging-o1-preview-2024-09-12", "sandbagging-claude-3.5-sonnet",
+            "sandbagging-llama-3.1-405b",
+        ) for level in ("medium", "hard")],
+    ("apollo-in-context-scheming-2024", "Sec. 3.5, Table 5", "verified"):
+        [f"apollo-t5-iaf-{m}-{part}" for m in ("gemini", "llama", "o1")
+         for part in ("instrumental-under-oversight", "terminal-without-oversight")],
+    ("anthropic-alignment-faking-blog-2024", "Experimental setup (drawn-and-quartered example)", "verified"):
+        ["af-blog-97-paid-refusal"],
+    ("anthropic-agentic-misalignment-2025", "Results, Appendix 10 reference", "verified"):
+        ["agentic-llama4-prompt-addition"],
+    ("anthropic-agentic-misalignment-2025", "Further investigation > Models blackmail more when they state ... the scenario is real", "verified"):
+        ["agentic-real-vs-eval-stated-evaluation", "agentic-real-vs-eval-share-stated-real", "agentic-real-vs-eval-share-stated-evaluation", "agentic-real-vs-eval-share-abstained"],
+    ("anthropic-agentic-misalignment-2025", "No agentic misalignment without cause", "verified"):
+        ["agentic-control-leak-llama4"],
+    ("openai-o1-system-card-2024", "Chain-of-thought safety > CoT deception monitoring, Table 8", "partial"):
+        ["o1card-t8-cot-deception-hallucinated-policies", "o1card-t8-cot-deception-intentional-hallucinations", "o1card-t8-cot-deception-other"],
+    ("openai-detecting-scheming-blog-2025", "Measuring scheming is further complicated by Situational Awareness (chart)", "verified"):
+        ["antischeming-evalaware-o3-before", "antischeming-evalaware-o4-mini-before", "antischeming-evalaware-caprl-before"],
+}
+ADDED_BEYOND_REFERENCE.update({claim_id: key for key, ids in SPLIT_FROM_VALUE_TEXTS.items() for claim_id in ids})
+# Headline results the reference lacked (issue 21): METR's own o3 report and the o3 card's summary of it.
+ADDED_BEYOND_REFERENCE.update({
+    "metr-o3-report-reward-hacking": ("metr-o3-o4-mini-evaluation-2025", "Executive Summary", "verified"),
+    "o3card-metr-reward-hacking": ("openai-o3-o4-mini-system-card-2025", "Sec. 3.9.1", "verified"),
+    "o3card-metr-kernel-5-24": ("openai-o3-o4-mini-system-card-2025", "Sec. 3.9.1", "verified"),
+    **{f"o1p-card-{c}": ("openai-o1-preview-system-card-2024", "Sec. 3.3.1", "verified")
+       for c in ("instrumental-alignment-faking", "data-manipulation", "oversight-probe")},
+})
 # Stated next to a reference finding's "after" value, so claims of their own (see README.md "Data model").
 BEFORE_VALUES = {"antischeming-o3-before", "antischeming-o4mini-before", "antischeming-chatdeception-before"}
 # The reference's fields that a changes.yaml entry can correct, and the claim field each one is compared with.
@@ -81,7 +126,7 @@ def corrected(kb, claim_id: str, expected: dict) -> dict:
         if change.field not in CORRECTABLE:
             continue
         before = expected[change.field]
-        before = f"{before:g}" if isinstance(before, float) else str(before)
+        before = f"{before:g}" if isinstance(before, float) else "" if before is None else str(before)
         assert (change.old or "") == before, f"{claim_id}: changes.yaml says {change.field} was {change.old!r}, the reference {before!r}"
         expected[change.field] = float(change.new) if change.field == "value" else change.new
     return expected

@@ -38,7 +38,7 @@ def broken_copy(tmp_path, fixture_name):
 def test_the_repository_is_valid():
     kb, problems = load_knowledge_base(ROOT)
     assert problems == []
-    assert len(kb.claims) >= 285 and len(kb.sources) == 17
+    assert len(kb.claims) >= 285 and len(kb.sources) == 18
 
 
 def test_the_tiny_fixture_is_valid(tmp_path):
@@ -161,3 +161,93 @@ def test_every_monitoring_condition_is_attached_only_to_claims_measured_under_it
         monitoring = kb.conditions_of(claim).get("monitoring")
         if monitoring is not None and monitoring.behaviours:
             assert claim.behaviour in monitoring.behaviours, claim.id
+
+
+def _problems_of(tmp_path, fixture, edit=None):
+    """The problems reported in a broken fixture's copy, after an optional text edit (old, new) of the fixture."""
+    root, rel = broken_copy(tmp_path, fixture)
+    if edit:
+        path = root / rel
+        text = path.read_text(encoding="utf-8")
+        assert edit[0] in text
+        path.write_text(text.replace(*edit), encoding="utf-8")
+    _kb, problems = load_knowledge_base(root)
+    return _kb, [p for p in problems if p.file == rel]
+
+
+def test_a_condition_naming_one_model_must_say_which_models_it_held_for(tmp_path):
+    _kb, [problem] = _problems_of(tmp_path, "E038-unscoped-model-condition.yaml")
+    text = str(problem)
+    assert "[E038] condition cot of setting broken-two-models" in text
+    assert "names claude-3-opus, o1" in text and "span 2 models" in text and "models: [...]" in text
+    scoped = ("      value: visible except o1\n", "      value: visible\n      models: [claude-3-opus]\n")
+    kb, problems = _problems_of(tmp_path / "scoped", "E038-unscoped-model-condition.yaml", scoped)
+    assert problems == []
+    # the other model's claim is no longer measured under it
+    assert "cot" in kb.conditions_of(kb.claims["broken-two-models-opus"])
+    assert "cot" not in kb.conditions_of(kb.claims["broken-two-models-o1"])
+
+
+def test_a_condition_can_be_scoped_to_claims_and_the_scope_must_exist(tmp_path):
+    scoped = ("      value: visible except o1\n", "      value: visible\n      claims: [broken-two-models-opus, no-such-claim]\n")
+    kb, problems = _problems_of(tmp_path, "E038-unscoped-model-condition.yaml", scoped)
+    assert [(p.code, "no-such-claim" in p.message) for p in problems] == [("E022", True)]
+    assert "cot" not in kb.conditions_of(kb.claims["broken-two-models-o1"])
+
+
+def test_a_rate_prints_one_figure(tmp_path):
+    _kb, [problem] = _problems_of(tmp_path, "E039-two-figures.yaml")
+    assert "prints 2 figures (13%, 0.4%)" in str(problem) and "move p-values, intervals and margins to notes" in str(problem)
+    _kb, problems = _problems_of(tmp_path / "one", "E039-two-figures.yaml", ("13% -> 0.4%", "0.4%"))
+    assert problems == []
+
+
+@pytest.mark.parametrize("text, figures", [
+    ("21 of 22 cases (95%)", 1), ("1–2%", 1), ("between 1% and 2%", 1), ("13% (13.0%)", 1), ("39/128 (30.4%)", 1),
+    ("8/1087 (0.7%)", 1), ("up to 97%", 1), ("<1%", 1), ("roughly 1%", 1), ("5 out of 24", 1),
+    ("0.38 (p under null 0.002)", 2), ("94.5% (93.0, 95.8)%", 3), ("easy 0.65 / medium 0.0 / hard 0.02", 3),
+    ("easy 0.08 / medium 0.0 / hard 0.0", 2), ("up to 97% (95% CI 96-98%)", 3),
+])
+def test_figures_are_counted_as_printed(text, figures):
+    from kb.checks import printed_figures
+
+    assert len(printed_figures(text)) == figures, printed_figures(text)
+
+
+def test_source_contrasts_must_be_the_same_measurement(tmp_path):
+    _kb, [problem] = _problems_of(tmp_path, "E041-source-contrast.yaml")
+    text = str(problem)
+    assert "[E041] contrast of claim broken-source-contrast" in text and "value (0.02 vs 0.05)" in text
+    assert "name the context key that differs" in text
+    _kb, problems = _problems_of(tmp_path / "named", "E041-source-contrast.yaml", ("differs_by: source", "differs_by: run"))
+    assert problems == []
+
+
+def test_source_contrasts_compare_the_conditions_both_describe(tmp_path):
+    same_value = ("  value: 0.02\n  value_text: 2%\n  setting: tiny-nudged\n  key_context: [goal_nudge, rate, test_setting]",
+                  "  value: 0.05\n  value_text: 5%\n  setting: tiny-no-nudge\n  key_context: [goal_given, rate, test_setting]")
+    _kb, [problem] = _problems_of(tmp_path, "E041-source-contrast.yaml", same_value)
+    assert "goal_nudge ('none' vs 'strong')" in problem.message
+
+
+def test_verified_needs_a_primary_source(tmp_path):
+    _kb, [problem] = _problems_of(tmp_path, "E042-verified-secondhand.yaml")
+    assert "[E042] claim broken-verified-secondhand" in str(problem) and "is a news" in problem.message
+    _kb, problems = _problems_of(tmp_path / "secondary", "E042-verified-secondhand.yaml",
+                                 ("verification: verified", "verification: secondary"))
+    assert problems == []
+
+
+def test_only_the_latest_change_of_a_field_must_match_the_claim(tmp_path):
+    root = tiny_kb(tmp_path / "kb")
+    entry = ("- date: '{date}'\n  claim: tiny-oversight-nudged\n  field: value_text\n  old: '{old}'\n  new: '{new}'\n"
+             "  why: The source prints it so.\n  source: tiny-paper-2024\n  locator: Table 1\n")
+    (root / "changes.yaml").write_text("changes:\n" + entry.format(date="2026-12-01", old="0.05", new="5.0%")
+                                       + entry.format(date="2026-12-07", old="5.0%", new="5%"), encoding="utf-8")
+    _kb, problems = load_knowledge_base(root)
+    assert problems == []
+    # an earlier entry that matches does not excuse a later one that does not
+    (root / "changes.yaml").write_text("changes:\n" + entry.format(date="2026-12-01", old="0.05", new="5%")
+                                       + entry.format(date="2026-12-07", old="5%", new="6%"), encoding="utf-8")
+    _kb, problems = load_knowledge_base(root)
+    assert [(p.code, p.line) for p in problems] == [("E037", 14)]
