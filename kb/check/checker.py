@@ -37,6 +37,8 @@ from kb.wording import faithful_sentence
 # Whether such a candidate is reported is decided by the fitted weights (kb/check/weights.json, `kb train`).
 BEHAVIOUR_MEANING_FLOOR = 0.45
 BEHAVIOUR_MEANING_TOP = 2
+RETRIEVED = 3  # the most likely (model, behaviour) pairs that always become candidates (kb.check.retrieve)
+SPECIFIC_SUBJECT = 3  # a report whose subject has at most this many candidate models names its pairs specifically
 BATCH = 512  # statements per encode: the model sorts a batch by length, so bigger batches pad less
 LONG_CHARS = 2000  # longer than any statement or post the checker is fitted on: an article (see chunks)
 CHUNK_CHARS = 600  # sentences are embedded together up to this length: one encode for a typical statement
@@ -274,16 +276,20 @@ class Checker:
         return {pair: head.probability(record) for pair, record in zip(self.pairs.pairs, records)}
 
     def _retrieved_reports(self, analysis, reports, retrieval: dict, vectors) -> list:
-        """A report for each pair retrieval finds likely (at least the suggestion tier) that no report read off the
-        sentences covers: the behaviour said in other words, or a subject the rules did not bind."""
-        covered = {(m, b) for r in reports for m in r.subject.models for b in r.behaviours}
+        """A report for each of the RETRIEVED most likely pairs (and any at least as likely as a suggestion) that no
+        report read off the sentences names specifically: the behaviour said in other words, or a subject the rules
+        did not bind. Whether it is reported is then the finding head's decision, like any other candidate."""
+        covered = {(m, b) for r in reports if len(r.subject.models) <= SPECIFIC_SUBJECT for m in r.subject.models
+                   for b in r.behaviours}
+        used = {id(r.number) for r in reports if r.number is not None}
+        ranked = sorted(retrieval.items(), key=lambda kv: -kv[1])
         out = []
-        for pair, probability in sorted(retrieval.items(), key=lambda kv: -kv[1]):
-            if probability < self.weights.suggest or pair in covered:
+        for rank, (pair, probability) in enumerate(ranked):
+            if (rank >= RETRIEVED and probability < self.weights.suggest) or pair in covered:
                 continue
             model, behaviour = pair
             sentence = best_sentence(self.pairs, self.pair_vectors, vectors, self.pairs.pairs.index(pair))
-            numbers = [n for n in analysis.numbers if n.sent == sentence and n.quantity.is_rate]
+            numbers = [n for n in analysis.numbers if n.sent == sentence and n.quantity.is_rate and id(n) not in used]
             subject = Subject((model,), self._subject_kind(analysis, model))
             start = analysis.sentences[sentence][0]
             out.append(Report(sentence, subject, {behaviour: round(probability, 3)}, numbers[0] if numbers else None,
