@@ -97,15 +97,21 @@ def groups(statements, vectors=None) -> list[list]:
 
 
 def planned_folds(statements, vectors=None) -> dict[str, str]:
-    """statement id -> fold for every statement without one. A group that already has a fold keeps it for its new
-    statements (so a page or a copied text never spans two folds); a new group gets the fold its first page key
-    hashes to, never the locked one when it holds a development statement."""
+    """statement id -> fold for every statement without one. A new statement takes its page's fold when the page
+    has one; otherwise its group's: the locked fold when any member is locked (a copy of a locked text must never
+    be trained on), else the fold a member already has, else the fold its first page key hashes to — never the
+    locked one for a group holding a development statement."""
     plan = {}
     for members in groups(statements, vectors):
-        given = sorted({s.fold for s in members if s.fold})
+        given = {s.fold for s in members if s.fold}
         lockable = not any(s.file == DEVELOPMENT_FILE for s in members)
-        fold = given[0] if given else fold_for(min(page_key(s) for s in members), lockable)
-        plan.update({s.id: fold for s in members if not s.fold})
+        group_fold = (LOCKED if LOCKED in given else min(given) if given
+                      else fold_for(min(page_key(s) for s in members), lockable))
+        page_folds = {}
+        for s in members:
+            if s.fold:
+                page_folds.setdefault(page_key(s), s.fold)
+        plan.update({s.id: page_folds.get(page_key(s), group_fold) for s in members if not s.fold})
     return plan
 
 
