@@ -63,7 +63,8 @@ SPLIT_FROM_VALUE_TEXTS = {
         ["agentic-real-vs-eval-stated-evaluation", "agentic-real-vs-eval-share-stated-real", "agentic-real-vs-eval-share-stated-evaluation", "agentic-real-vs-eval-share-abstained"],
     ("anthropic-agentic-misalignment-2025", "No agentic misalignment without cause", "verified"):
         ["agentic-control-leak-llama4"],
-    ("openai-o1-system-card-2024", "Chain-of-thought safety > CoT deception monitoring, Table 8", "partial"):
+    # Verified (audit 2026-12-07, fix C): the card's Sec. 3.3.1 names o1-preview completions; the locator now names it.
+    ("openai-o1-system-card-2024", "Table 8", "verified"):
         ["o1card-t8-cot-deception-hallucinated-policies", "o1card-t8-cot-deception-intentional-hallucinations", "o1card-t8-cot-deception-other"],
     ("openai-detecting-scheming-blog-2025", "Measuring scheming is further complicated by Situational Awareness (chart)", "verified"):
         ["antischeming-evalaware-o3-before", "antischeming-evalaware-o4-mini-before", "antischeming-evalaware-caprl-before"],
