@@ -294,7 +294,7 @@ class Checker:
             subject = Subject((model,), self._subject_kind(analysis, model))
             start = analysis.sentences[sentence][0]
             out.append(Report(sentence, subject, {behaviour: round(probability, 3)}, numbers[0] if numbers else None,
-                              numbers[0].start if numbers else start))
+                              numbers[0].start if numbers else start, retrieved=True))
         return out
 
     def _subject_kind(self, analysis, model: str) -> str:

@@ -46,6 +46,7 @@ class Report:
     anchor: int = 0  # character offset the report is anchored at (its number, else its behaviour cue)
     quoted: bool = False  # subject and behaviour both inside one quotation (a quoted headline, not an assertion)
     partner: object = None  # the report whose number is the other end of "from A to B" with this one
+    retrieved: bool = False  # made from a pair retrieval found likely (kb.check.retrieve), not read off the sentence
 
 
 @dataclass

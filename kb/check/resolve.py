@@ -197,10 +197,11 @@ class Resolver:
         return finding
 
     def _without_number(self, report, stated) -> Finding | None:
-        if report.subject.how in ("generic", "unknown"):
+        # A retrieved report already names its pair: whether it is reported is the fitted decision's, not these rules'.
+        if report.subject.how in ("generic", "unknown") and not report.retrieved:
             return None  # "the AI did X" with no number: nothing says which result
         claims = self.candidates(report)
-        if report.subject.how == "plural":
+        if report.subject.how == "plural" and not report.retrieved:
             claims = [c for c in claims if report.behaviours.get(c.behaviour, 0) >= 1.0]
         # Without a number to confirm it, an unverified number is never the result a statement is taken to report.
         claims = [c for c in claims if c.verification != "unverified"] or claims

@@ -38,6 +38,10 @@ RETRIEVAL_FEATURES = (
     "has_number",  # the statement has a rate-like number at all
     "plural_for_many_models",  # a plural subject ("AI models") and a several-models result
     "many_models_pair",
+    "dense_rank",  # 1 / the pair's rank by dense_best among all pairs (1 for the best)
+    "named_and_cue",  # its model named and a cue word for its behaviour: both halves of the pair said outright
+    "named_and_meaning",  # its model named, times the behaviour's meaning similarity
+    "lab_or_family_and_meaning",  # its lab or family named, times the behaviour's meaning similarity
 )
 NUMBER_TOLERANCE = 0.006  # half a percentage point: "5%" is 0.05, "0.3%" is 0.003
 TOKEN = re.compile(r"[a-z0-9][a-z0-9.\-]*[a-z0-9]|[a-z0-9]")
@@ -116,17 +120,24 @@ def pair_features(index: PairIndex, text_vectors: np.ndarray, analysis, sentence
     numbers = [num.quantity.value for num in analysis.numbers if num.quantity.is_rate]
     plural = bool(analysis.of("PLURAL"))
     best = float(dense.max()) if n else 0.0
+    rank = np.empty(n)
+    rank[np.argsort(-dense)] = np.arange(1, n + 1)
     records = []
     for i, (model, behaviour) in enumerate(index.pairs):
         many = model == "multiple-models"
+        meaning = behaviour_meaning(behaviour)
+        named_model, cue = model in named, behaviour in cues
+        lab_or_family = index.developers[i] in labs or bool(index.families[i] & families)
         values = {
             "dense_best": dense[i], "dense_gap": dense[i] - best, "dense_statement": whole[i],
-            "behaviour_meaning": behaviour_meaning(behaviour), "bm25": bm25[i],
-            "model_named": model in named, "lab_named": index.developers[i] in labs,
+            "behaviour_meaning": meaning, "bm25": bm25[i],
+            "model_named": named_model, "lab_named": index.developers[i] in labs,
             "family_named": bool(index.families[i] & families), "other_model_named": bool(named) and model not in named,
-            "behaviour_cue": behaviour in cues,
+            "behaviour_cue": cue,
             "number_matches": any(abs(v - x) <= NUMBER_TOLERANCE for v in numbers for x in index.values[i]),
             "has_number": bool(numbers), "plural_for_many_models": plural and many, "many_models_pair": many,
+            "dense_rank": 1.0 / rank[i], "named_and_cue": named_model and cue, "named_and_meaning": named_model * meaning,
+            "lab_or_family_and_meaning": lab_or_family * meaning,
         }
         records.append(EvidenceRecord.of(RETRIEVAL_FEATURES, values))
     return records
