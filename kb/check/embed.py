@@ -135,6 +135,9 @@ def base_export() -> Path:
                 print(f"kb: exporting the embedding model to ONNX ({folder}), once: about a minute",
                       file=sys.stderr)
                 export_onnx(_shared_model(), folder, MODEL_NAME)
+                for stale in export_root().glob(f"{MODEL_NAME}-*"):  # of an earlier model or export format
+                    if stale != folder:
+                        shutil.rmtree(stale, ignore_errors=True)
     except OSError as exc:
         raise ExportUnavailable(f"the ONNX export is missing and {export_root()} cannot be written "
                                 f"({exc.strerror or exc})") from exc
@@ -215,9 +218,6 @@ def export_onnx(model, folder: Path, name: str) -> Path:
     finally:
         quiet.setLevel(level)
         shutil.rmtree(work, ignore_errors=True)
-    for old in folder.parent.glob(f"{name}-*"):  # exports of an earlier model or format
-        if old != folder and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
