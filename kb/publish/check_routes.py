@@ -72,7 +72,7 @@ class CheckerUnavailable(Exception):
 CHECK_POOL = FairPool()  # threads sized to the machine, sharing the one checker
 # One intra-op thread for the embedding model: a statement is a few dozen word pieces, too little to share out,
 # and with two threads on a busy two-core machine every encode waits for a descheduled thread (p99 of 0.7-2 s
-# against 45-130 ms with one; measured with torch, benchmarks/serve_load.py; ONNX Runtime's threads behave alike).
+# against 45-130 ms with one; measured with torch, benchmarks/serve_load.py).
 EMBEDDER_THREADS = 1
 _CHECKERS: dict = {}  # resolved database path -> Checker
 _CHECKERS_LOCK = threading.Lock()
