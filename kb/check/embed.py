@@ -73,9 +73,10 @@ def load_embedder(threads: int | None = None) -> Embedder:
 class OnnxEmbedder:
     """An exported sentence encoder (build/onnx/...) run by ONNX Runtime, tokenised by `tokenizers`: no torch."""
 
-    def __init__(self, folder: Path, threads: int | None = None, batch_size: int = 32):
+    def __init__(self, folder: Path, threads: int | None = None, batch_size: int = 8):
         """`threads`: ONNX Runtime's intra-op threads; None: one per core. A server on a small, busy machine does
-        better with 1: one statement is too little work to share out."""
+        better with 1: one statement is too little work to share out. `batch_size`: texts per run, sorted by length;
+        small batches pad least (1,100 statements: 36-51 texts/s in batches of 8, 25-34 in batches of 32)."""
         import onnxruntime
         from tokenizers import Tokenizer
 
