@@ -7,12 +7,12 @@ Checking embeds with ONNX Runtime and the `tokenizers` library (OnnxEmbedder): a
 torch and transformers, which take longer to import than the rest of the check takes to run. The ONNX file is
 exported from the loaded SentenceTransformer (export_onnx: any encoder, e.g. one with a fitted adapter merged into
 its weights, exports the same way) into build/onnx/ on first use, by torch's own exporter, and the vectors match
-torch's to about 1e-7. The torch path (MiniLMEmbedder) stays for fitting the encoder and as the fallback when the
+torch's to about 3e-7. The torch path (MiniLMEmbedder) stays for fitting the encoder and as the fallback when the
 export cannot be built, with a message saying how to build it.
 
 Why a short module of our own over onnxruntime rather than fastembed, which does the same embedding: fastembed
 fetches its model files from the Hugging Face Hub, and this project runs offline (nothing is downloaded at run
-time; the model ships inside a Python package). It also could not export the encoder the checker actually uses.
+time; the model ships inside a Python package), while the export here is made from the package's own files.
 Why torch.onnx.export rather than optimum / sentence-transformers' ONNX backend: optimum-onnx pins
 transformers < 4.58, below what sentence-transformers 6 is installed with here.
 """
