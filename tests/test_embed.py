@@ -28,6 +28,9 @@ def test_kb_check_imports_no_torch():
     """A cold `kb check` embeds with ONNX Runtime: importtime lists onnxruntime and no module of torch,
     transformers or sentence-transformers. (thinc asks for torch and is refused: that refusal is a bare `torch`
     line with no submodule; a real import of torch loads dozens of torch.* modules.)"""
+    from kb.check.embed import base_export
+
+    base_export()  # in a fresh clone the first check makes the export, with torch: make it here, before timing imports
     done = subprocess.run([sys.executable, "-X", "importtime", KB_COMMAND, "check",
                            "o1 tried to disable oversight 5% of the time"], cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
