@@ -45,10 +45,10 @@ class ClaimIndex:
     asks about the same statements)."""
 
     def __init__(self, kb, embedder=None, cache_path: Path | None = None):
-        from kb.check.embed import CachedEmbeddings, MiniLMEmbedder
+        from kb.check.embed import CachedEmbeddings, load_embedder
 
         self.kb = kb
-        self.embedder = embedder or MiniLMEmbedder()
+        self.embedder = embedder or load_embedder()
         self.claims = list(kb.claims.values())
         self.matrix = CachedEmbeddings(self.embedder, cache_path).matrix([claim_text(kb, c) for c in self.claims])
         self._nearest: dict[str, tuple[int, float]] = {}

@@ -2,9 +2,10 @@
 
     python benchmarks/scan_throughput.py                      # 100,000 texts, local engine
     python benchmarks/scan_throughput.py --sizes 10000 100000 1000000 --ray
+    python benchmarks/scan_throughput.py --files 1           # the corpus in one JSONL file
 
 The corpus is kb.scan.corpus's deterministic mix: 1% statements that report results, 4% AI chatter that reports
-none, 95% unrelated prose, in 4 JSONL files (generated first, not timed). Each run is the real `kb scan` command
+none, 95% unrelated prose, in 4 JSONL files or --files N (generated first, not timed). Each run is the real `kb scan` command
 with default flags, in a fresh process, timed from start to exit (loading the checker included); its peak RSS
 comes from the operating system (wait4: the largest single process) and from sampling /proc (the scan and its
 checker processes together). With --ray the same corpus is scanned with --engine ray (a local Ray
@@ -116,6 +117,7 @@ def main():
     parser.add_argument("--ray", action="store_true", help="also time --engine ray on the first size")
     parser.add_argument("--verify", type=int, default=1000, metavar="N",
                         help="check N dropped texts with the checker (0: skip)")
+    parser.add_argument("--files", type=int, default=4, help="JSONL files the corpus is written in (1: one file)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -127,7 +129,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="caveat-scan-bench-") as tmp:
         for index, size in enumerate(args.sizes):
             corpus = Path(tmp) / f"corpus-{size}"
-            write_jsonl(kb, corpus, size, shards=4)
+            write_jsonl(kb, corpus, size, shards=args.files)
             local = run_scan(corpus, Path(tmp) / f"out-{size}")
             print(f"local {size:>9,} texts: {local['rate']:7,.0f} texts/s end to end ({local['seconds']:.1f} s); "
                   f"prefilter pass rate {local['passed'] / local['texts']:.2%} ({local['passed']:,}); "

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import kb
-from kb.database import write_database
-from kb.graph import build_graph
 from kb.project import data_hash, default_database
 from kb.validate import load_knowledge_base
 
@@ -61,6 +59,11 @@ def build(root: Path, out: Path | None = None, stages=(), run_stages: bool = Tru
     With `run_stages` False the stages' rows are skipped (a quicker build) but their tables still count in the
     layout, so such a database is not stale to a caller that passes the same stages.
     """
+    # Imported here: `kb check` reads the data with load_valid and never writes a database (sqlite-utils and
+    # networkx are a fifth of its cold start).
+    from kb.database import write_database
+    from kb.graph import build_graph
+
     digest = data_hash(root)  # before reading: a file saved mid-build then leaves the database stale, not fresh
     knowledge_base = load_valid(root)
     graph = build_graph(knowledge_base)

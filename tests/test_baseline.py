@@ -1,16 +1,12 @@
 """The peer (benchmarks/baseline_matching.py): nearest-claim matching, fitted on the training folds only and scored
-by kb eval's code, printing kb eval --cv's table."""
+by kb eval's code. That it prints kb eval --cv's table is tested in test_evaluate.py, which runs kb eval --cv once."""
 
 import importlib.util
-import json
-import re
-import subprocess
-import sys
 
 import pytest
 
 from kb.check.evaluate import folded_report_lines
-from kbtest import ROOT, copy_data, run_kb
+from kbtest import ROOT
 
 pytestmark = pytest.mark.slow
 SCRIPT = ROOT / "benchmarks" / "baseline_matching.py"
@@ -35,11 +31,20 @@ def _statements():
     return kb, [s | {"fold": s["fold"] or plan[s["id"]]} for s in labelled]
 
 
-def test_the_peer_flags_every_match_and_fits_its_threshold_on_the_training_folds_only(checker):
+@pytest.fixture(scope="module")
+def embedder():
+    """The checker's embedder (no knowledge base build needed: the peer only embeds)."""
+    from kb.check.embed import load_embedder
+
+    return load_embedder()
+
+
+def test_the_peer_flags_every_match_and_fits_its_threshold_on_the_training_folds_only(embedder, tmp_path):
     baseline = _baseline()
     kb, statements = _statements()
-    index = baseline.ClaimIndex(kb, embedder=checker.embedder)
-    result, thresholds = baseline.measure(kb, statements, embedder=checker.embedder)
+    cache = tmp_path / "embeddings.npz"  # the claims are embedded once for the three indexes below
+    index = baseline.ClaimIndex(kb, embedder=embedder, cache_path=cache)
+    result, thresholds = baseline.measure(kb, statements, embedder=embedder, cache_path=cache)
     assert set(thresholds) == {"cv1", "cv2", "cv3", "cv4", "cv5"}
     for fold, threshold in thresholds.items():
         train = [s for s in statements if s["fold"] not in (fold, "locked")]
@@ -52,32 +57,7 @@ def test_the_peer_flags_every_match_and_fits_its_threshold_on_the_training_folds
     pooled = result.pooled.figures
     assert pooled["missing_context_recall"] == 0 and pooled["false_alarm_rate"] == 0
     assert 0 < pooled["claim_recall"] <= 1
-    locked, fitted = baseline.measure(kb, statements, locked=True, embedder=checker.embedder)
+    locked, fitted = baseline.measure(kb, statements, locked=True, embedder=embedder, cache_path=cache)
     train = [s for s in statements if s["fold"] != "locked"]
     assert fitted == {"locked": baseline.fit_threshold(index, train)}
     assert "LOCKED TEST FOLD" in folded_report_lines(locked, what="peer")[0]
-
-
-def test_the_peer_prints_the_table_of_kb_eval_cv(tmp_path):
-    root = copy_data(tmp_path / "kb")
-    for path in (root / "statements").glob("*.yaml"):
-        if path.name != "labelled-development-set.yaml":
-            path.unlink()
-    assert run_kb("--root", str(root), "folds", "--assign").returncode == 0
-    save = tmp_path / "peer.json"
-    peer = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root), "--save", str(save)],
-                          capture_output=True, text=True, timeout=600)
-    assert peer.returncode == 0, peer.stderr
-    ours = run_kb("--root", str(root), "eval", "--cv")
-    assert ours.returncode == 0, ours.stderr
-
-    def row_names(text):
-        return [line.split(":")[0].strip() for line in text.splitlines() if re.match(r"^ {2,}[a-zA-Z -]+: ", line)]
-
-    # The same figure rows; Caveat's findings carry a confidence, so it adds the calibration rows the peer cannot have.
-    calibration = ("calibration", "Brier")
-    assert row_names(peer.stdout) == [r for r in row_names(ours.stdout) if not r.startswith(calibration)]
-    assert peer.stdout.startswith("== Baseline: nearest-claim matching, every match flagged, 5-fold cross-validation")
-    assert re.search(r"^cosine threshold fitted on the training folds: cv1 0\.\d\d, cv2", peer.stdout, re.M)
-    saved = json.loads(save.read_text())
-    assert saved["mode"] == "cv" and set(saved["thresholds"]) == {"cv1", "cv2", "cv3", "cv4", "cv5"}

@@ -1,16 +1,20 @@
 """kb eval --cv / --locked: each fold scored by a checker fitted on the other cv folds, figures per fold and pooled,
 only match-tier findings counted, calibration when findings carry a confidence."""
 
+import copy
 import datetime
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 from kb.check.evaluate import (Evaluation, cross_validate, expected_calibration_error, folded_report_lines,
                                locked_test, score_statement, shared_fit)
-from kbtest import copy_data, run_kb
+from kbtest import ROOT, run_kb, tiny_kb
 
 FOLDS = ["cv1", "cv2", "cv3", "cv4", "cv5", "locked"]
 
@@ -94,20 +98,45 @@ def test_expected_calibration_error_over_ten_bins():
     assert expected_calibration_error(pairs) == pytest.approx(expected)
 
 
-@pytest.mark.slow
-def test_eval_cv_and_locked_on_a_small_labelled_knowledge_base(tmp_path):
-    """The real checker, on a copy of the data whose statements are the labelled development set with folds."""
-    root = copy_data(tmp_path / "kb")
-    for path in (root / "statements").glob("*.yaml"):
-        if path.name != "labelled-development-set.yaml":
-            path.unlink()
+# The end-to-end `kb eval --cv` run, made once for this file on the tiny fixture knowledge base: 25 statements (one
+# page each, so `kb folds --assign` spreads them over the folds) of five kinds; fitting needs candidate findings
+# that are right and wrong, and key conditions conveyed and dropped.
+TINY_STATEMENTS = [
+    ("{who} says o1 tried to disable oversight 5% of the time.",
+     {"verdict": "missing_context", "missing": ["goal_nudge"], "present": ["rate"],
+      "reports": [{"model": "o1", "behaviour": "oversight_subversion"}]}),
+    ("{who}: after being told that nothing else matters, o1 tried to disable oversight in 5% of sandboxed test runs.",
+     {"verdict": "ok", "present": ["goal_nudge", "rate"], "reports": [{"model": "o1", "behaviour": "oversight_subversion"}]}),
+    ("{who} says o1 tried to disable oversight 40% of the time.",
+     {"verdict": "misstated", "reports": [{"model": "o1", "behaviour": "oversight_subversion"}]}),
+    ("{who} says the weather in Paris was mild this week.", {"verdict": "no_claim"}),
+    ("{who} asks whether o1 would ever try to disable oversight.", {"verdict": "no_claim"}),  # a wrong candidate
+]
+WHO = ["A blog", "A newsletter", "A forum post", "A podcast", "A headline"]
+
+
+@pytest.fixture(scope="module")
+def tiny_cv(tmp_path_factory):
+    """(root, per-fold counts, `kb eval --cv --save` result, saved JSON) on a copy of the tiny knowledge base."""
+    root = tiny_kb(tmp_path_factory.mktemp("eval") / "kb")
+    statements = [{"id": f"e{i}{j}", "text": text.format(who=who), "who": f"{who} {j}", "date": f"2024-12-0{i + 1}",
+                   "label": copy.deepcopy(label)} for i, who in enumerate(WHO) for j, (text, label) in enumerate(TINY_STATEMENTS)]
+    (root / "statements" / "tiny.yaml").write_text(yaml.safe_dump({"statements": statements}, sort_keys=False))
     assert run_kb("--root", str(root), "folds", "--assign").returncode == 0
     folds = run_kb("--root", str(root), "folds").stdout.splitlines()
     per_fold = {line.split()[0]: int(line.split()[-2]) for line in folds[1:]}
-    assert per_fold["all"] == 20 and "none" not in per_fold
-    save = tmp_path / "cv.json"
+    save = root / "cv.json"
     result = run_kb("--root", str(root), "eval", "--cv", "--save", str(save))
     assert result.returncode == 0, result.stderr
+    return root, per_fold, result, json.loads(save.read_text())
+
+
+@pytest.mark.slow
+def test_eval_cv_and_locked_on_a_small_labelled_knowledge_base(tiny_cv):
+    """The real checker, fitted and scored fold by fold on a small labelled knowledge base."""
+    root, per_fold, result, saved = tiny_cv
+    assert per_fold["all"] == len(WHO) * len(TINY_STATEMENTS) and "none" not in per_fold
+    assert all(per_fold.get(fold) for fold in FOLDS[:5])  # every cv fold is scored
     cv_count = sum(n for fold, n in per_fold.items() if fold.startswith("cv"))
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     assert result.stdout.startswith(f"== Caveat, 5-fold cross-validation, {today}: {cv_count} statements")
@@ -116,15 +145,38 @@ def test_eval_cv_and_locked_on_a_small_labelled_knowledge_base(tmp_path):
     for name in ("flag accuracy", "claim recall", "missing-context recall", "false-alarm rate", "misstated recall"):
         row = next(line for line in result.stdout.splitlines() if line.strip().startswith(name + ":"))
         assert len(re.findall(r"\d\.\d\d|n/a", row.split("[")[0])) == 6, row
-    saved = json.loads(save.read_text())
     assert saved["mode"] == "cv" and saved["date"] == today
     assert [s["labels"] for s in saved["sets"]] == ["cv1", "cv2", "cv3", "cv4", "cv5", "pooled (cv1-cv5)"]
     assert saved["sets"][-1]["statements"] == cv_count
-    # The figures are the checker's on those statements: the pooled figures are kb eval's on the same statements.
+    # The fitted checker does check: it finds most of the reports and flags better than chance.
+    pooled = saved["sets"][-1]["figures"]
+    assert pooled["claim_recall"] >= 0.5 and pooled["flag_accuracy"] > 0.5, pooled
     locked = run_kb("--root", str(root), "eval", "--locked", "--json")
     data = json.loads(locked.stdout)
     assert data["mode"] == "locked" and data["sets"][0]["statements"] == per_fold.get("locked", 0)
     assert "failures" not in data["sets"][0]  # no one looks at the locked fold's failures
+
+
+@pytest.mark.slow
+def test_the_peer_prints_the_table_of_kb_eval_cv(tiny_cv):
+    """benchmarks/baseline_matching.py on the same folds prints kb eval --cv's table (the peer's own tests are in
+    test_baseline.py; this one shares the kb eval --cv run)."""
+    root, _per_fold, ours, _saved = tiny_cv
+    save = root / "peer.json"
+    peer = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "baseline_matching.py"), "--root", str(root),
+                           "--save", str(save)], capture_output=True, text=True, timeout=600)
+    assert peer.returncode == 0, peer.stderr
+
+    def row_names(text):
+        return [line.split(":")[0].strip() for line in text.splitlines() if re.match(r"^ {2,}[a-zA-Z -]+: ", line)]
+
+    # The same figure rows; Caveat's findings carry a confidence, so it adds the calibration rows the peer cannot have.
+    calibration = ("calibration", "Brier")
+    assert row_names(peer.stdout) == [r for r in row_names(ours.stdout) if not r.startswith(calibration)]
+    assert peer.stdout.startswith("== Baseline: nearest-claim matching, every match flagged, 5-fold cross-validation")
+    assert re.search(r"^cosine threshold fitted on the training folds: cv1 0\.\d\d, cv2", peer.stdout, re.M)
+    saved = json.loads(save.read_text())
+    assert saved["mode"] == "cv" and set(saved["thresholds"]) == {"cv1", "cv2", "cv3", "cv4", "cv5"}
 
 
 def test_eval_without_files_or_a_mode_is_a_usage_error():

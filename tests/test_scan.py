@@ -232,16 +232,19 @@ def test_scan_verdicts_equal_kb_check_on_every_text_that_reports_a_result(local_
 
     out, _ = local_scan
     texts = [(r.id, r.text) for f in input_files([corpus]) for r in read_rows(f, FIELDS) if isinstance(r, Row)]
-    expected = {r["id"]: r for r in load_checker(ROOT).check_many(texts)}
-    flagged = {i: r for i, r in expected.items() if r["verdict"] not in (None, "no_claim")}
-    assert len(flagged) > 100
     rows = findings(out)
     scanned = {}
     for row in rows:
         scanned.setdefault(row["id"], set()).add((row["verdict"], row["claim"], row["number"], tuple(row["missing_context"])))
+    reporting = set(reporting_texts(kb_of_root())) | {text for _f, _i, text, reports in labelled_statements() if reports}
+    # kb check runs on every text the scan flagged and every text that reports a result: what the assertions below
+    # are about (the other texts, most of the corpus, are ones the gate may drop whatever the checker says).
+    expected = {r["id"]: r for r in load_checker(ROOT).check_many(
+        (i, t) for i, t in texts if i in scanned or t in reporting)}
+    flagged = {i: r for i, r in expected.items() if r["verdict"] not in (None, "no_claim")}
+    assert len(flagged) > 100
     # Every text that reports a result (a reporting text of the corpus, or a labelled statement whose label reports
     # a claim) gets kb check's verdict.
-    reporting = set(reporting_texts(kb_of_root())) | {text for _f, _i, text, reports in labelled_statements() if reports}
     text_of = dict(texts)
     for sid, result in flagged.items():
         if sid in scanned or text_of[sid] in reporting:

@@ -21,7 +21,7 @@ from kb.check.analysis import analyse
 from kb.check.conditions import scopes, stated_conditions
 from kb.check.context import key_evidence, present_keys
 from kb.check.detectors import MISSTATING, FindingCheck, run_detectors
-from kb.check.embed import CachedEmbeddings, MiniLMEmbedder
+from kb.check.embed import CachedEmbeddings, load_embedder
 from kb.check.evidence import FINDING_FEATURES, NUMBER_KINDS, SUBJECT_KINDS, EvidenceRecord, one_hot
 from kb.check.fitted import FittedWeights
 from kb.check.nlp import load_nlp
@@ -112,7 +112,7 @@ class Checker:
         self.kb = kb
         self.weights = weights or FittedWeights.load()
         self.nlp = load_nlp(kb, Path(cache_path).parent if cache_path else None)
-        self.embedder = embedder or MiniLMEmbedder(threads=threads)
+        self.embedder = embedder or load_embedder(threads=threads)
         self.texts = self._embed_kb(cache_path)
         self.pairs = PairIndex.of(kb)
         self.pair_vectors = CachedEmbeddings(self.embedder, cache_path).matrix(self.pairs.texts)

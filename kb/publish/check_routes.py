@@ -72,8 +72,8 @@ class CheckerUnavailable(Exception):
 CHECK_POOL = FairPool()  # threads sized to the machine, sharing the one checker
 # One intra-op thread for the embedding model: a statement is a few dozen word pieces, too little to share out,
 # and with two threads on a busy two-core machine every encode waits for a descheduled thread (p99 of 0.7-2 s
-# against 45-130 ms with one; benchmarks/serve_load.py). Process-wide: the server uses torch for nothing else.
-TORCH_THREADS = 1
+# against 45-130 ms with one; measured with torch, benchmarks/serve_load.py).
+EMBEDDER_THREADS = 1
 _CHECKERS: dict = {}  # resolved database path -> Checker
 _CHECKERS_LOCK = threading.Lock()
 
@@ -97,7 +97,7 @@ def _build_checker(database: Path, knowledge_base):
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
             knowledge_base = read_knowledge_base(conn)
     require_lexicon(database, knowledge_base.lexicon)
-    return Checker(knowledge_base, cache_path=embedding_cache(database), threads=TORCH_THREADS)
+    return Checker(knowledge_base, cache_path=embedding_cache(database), threads=EMBEDDER_THREADS)
 
 
 def require_lexicon(database: Path, lexicon):

@@ -90,9 +90,9 @@ def _checker_process(root: str, threads: int, tasks, results):
     import traceback
 
     try:
-        import torch
+        from kb.check.embed import set_threads
 
-        torch.set_num_threads(threads)
+        set_threads(threads)
         checker = _load_checker(Path(root))
     except BaseException as exc:  # noqa: BLE001 (reported to the scan, which exits 3)
         results.put(("failed", None, f"loading the checker failed: {exc!r}\n{traceback.format_exc()}"))

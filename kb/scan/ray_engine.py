@@ -110,12 +110,15 @@ def _gate(batch, root: str):
 
 
 class CheckBatch:
-    """The checker, loaded once per actor; each call runs its batch function on the texts of one batch."""
+    """The checker, loaded once per actor; each call runs its batch function on the texts of one batch, through the
+    same memory of repeated texts as the local engine's checker processes (kb.scan.local.Memo)."""
 
     def __init__(self, root: str):
         from kb.check import load_checker
+        from kb.scan.local import MEMO, Memo
 
         self.checker = load_checker(root)
+        self.memo = Memo(MEMO)
 
     def __call__(self, batch):
         import pyarrow as pa
@@ -123,7 +126,7 @@ class CheckBatch:
         out, flagged = [], 0
         rows = batch.to_pylist()
         texts = [r for r in rows if r["kind"] == "text"]
-        results = self.checker.check_many([(r["id"], r["text"]) for r in texts], batch_size=max(1, len(texts)))
+        results, _repeats = self.memo.check(self.checker, [(r["id"], r["text"]) for r in texts])
         for row, result in zip(texts, results):
             if result.get("error"):
                 out.append({"kind": "error", **output.checker_error(row["file"], row["line"], row["id"], result)})
