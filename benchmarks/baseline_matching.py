@@ -10,7 +10,8 @@ The threshold is fitted per split on the training folds only (the one that maxim
 there), and the held-out fold is scored by the same `kb eval` code (kb.check.evaluate) on the same folds:
 
     python benchmarks/baseline_matching.py              # 5-fold cross-validation, the table of `kb eval --cv`
-    python benchmarks/baseline_matching.py --locked     # the locked test fold (run rarely), as `kb eval --locked`
+    python benchmarks/baseline_matching.py --locked L.yaml   # the locked fold of a labels file (the knowledge base's
+                                                             # own locked fold is read by `kb eval --locked` alone)
     python benchmarks/baseline_matching.py [--root KB] [--save FILE] [--json] [LABELS.yaml ...]
 """
 
@@ -129,6 +130,10 @@ def main(argv=None) -> int:
     parser.add_argument("--save", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of text")
     args = parser.parse_args(argv)
+    if args.locked and not args.labels:
+        print("the knowledge base's locked fold (statements/locked/) is read by `kb eval --locked` alone; "
+              "give label files to score their locked fold", file=sys.stderr)
+        return 2
 
     from kb.build import InvalidData, load_valid
     from kb.check.evaluate import (LabelsError, folded_json, folded_report_lines, kb_statements, load_labels,

@@ -217,14 +217,15 @@ def test_the_site_is_rebuilt_when_its_data_pages_or_evaluation_change(tmp_path, 
     root = tmp_path / "kb"
     shutil.copytree(ROOT / "site", root / "site")
     shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
-    out, evaluation = tmp_path / "site", tmp_path / "eval.json"
+    out, evaluation = tmp_path / "site", tmp_path / "evaluation"
     assert site_is_stale(root, out, built_db, evaluation)  # missing
     out.mkdir()
     (out / "index.html").write_text("<h1>x</h1>", encoding="utf-8")
     (out / STAMP).write_text(json.dumps(site_inputs(root, built_db, evaluation)), encoding="utf-8")
     assert not site_is_stale(root, out, built_db, evaluation)
-    evaluation.write_text("{}", encoding="utf-8")
-    assert site_is_stale(root, out, built_db, evaluation)  # a new `kb eval --save`
+    evaluation.mkdir()
+    (evaluation / "cv.json").write_text("{}", encoding="utf-8")
+    assert site_is_stale(root, out, built_db, evaluation)  # a new `kb eval --cv --save`
     (out / STAMP).write_text(json.dumps(site_inputs(root, built_db, evaluation)), encoding="utf-8")
     (root / "site" / "index.md").write_text("# Changed\n", encoding="utf-8")
     assert site_is_stale(root, out, built_db, evaluation)  # a hand-written page changed

@@ -3,6 +3,7 @@ built HTML a reader gets. The site is built once per test session (see `built_si
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import shutil
@@ -39,7 +40,7 @@ def built_site(tmp_path_factory, database: Path) -> Path:
     """The site, built once per session into a temporary folder (shared with test_site_browser.py)."""
     if "site" not in _BUILT:
         out = tmp_path_factory.mktemp("kb-site") / "site"
-        _BUILT["site"] = build_site(ROOT, out, database=database, evaluation=out.parent / "no-eval.json")
+        _BUILT["site"] = build_site(ROOT, out, database=database)  # with the committed evaluation/ figures
     return _BUILT["site"]
 
 
@@ -290,7 +291,7 @@ def test_generated_markdown_is_deterministic(site, tmp_path, built_db):
     """Generate the pages again from the same data: byte for byte what the session's build generated."""
     first = docs_dir_for(site)
     again = tmp_path / "again"
-    generate_pages(ROOT, again, site_data(load_valid(ROOT), built_db, site.parent / "no-eval.json"))
+    generate_pages(ROOT, again, site_data(load_valid(ROOT), built_db, ROOT / "evaluation"))
     trees = [{p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()} for d in (first, again)]
     assert trees[0].keys() == trees[1].keys()
     assert [name for name in trees[0] if trees[0][name] != trees[1][name]] == []
@@ -401,23 +402,32 @@ def test_ledger_shows_human_labels_only_without_checker_tables(tmp_path, knowled
     assert "Distortion by claim" in text and "Times flagged" in text
 
 
-def test_accuracy_section_comes_from_eval_json_or_says_how_to_make_it(tmp_path, knowledge_base):
+def test_accuracy_section_shows_only_committed_real_statement_figures_or_says_how_to_make_them(tmp_path, knowledge_base):
     checker_page = (ROOT / "site" / "checker.md").read_text(encoding="utf-8")
-    absent = expand(site_data(knowledge_base, eval_path=tmp_path / "missing.json"), "checker.md", checker_page, {}, "checker.md")
-    assert "produced by `kb eval`" in absent
-    saved = tmp_path / "eval.json"
-    saved.write_text('{"figures": {"flag_accuracy": 0.85, "false_alarm_rate": 0.125}, "statements": 20, '
-                     '"labels": "/x/statements-heldout.yaml", "goals": {"flag_accuracy": ">= 0.9"}}')
-    present = Page(_render(expand(site_data(knowledge_base, eval_path=saved), "checker.md", checker_page, {}, "checker.md"))).text
+    folder = tmp_path / "evaluation"
+    absent = expand(site_data(knowledge_base, eval_path=folder), "checker.md", checker_page, {}, "checker.md")
+    assert "kb eval --cv --save evaluation/cv.json" in absent
+    folder.mkdir()
+    (folder / "cv.json").write_text(json.dumps({"date": "2026-12-07", "sets": [
+        {"labels": "cv1", "statements": 100, "figures": {"flag_accuracy": 0.5}},
+        {"labels": "pooled (cv1-cv5)", "statements": 690, "figures": {"flag_accuracy": 0.85, "false_alarm_rate": 0.125}}]}))
+    (folder / "locked-runs.jsonl").write_text(json.dumps({"date": "2026-12-07", "commit": "abc1234", "statements": 254,
+                                                          "figures": {"flag_accuracy": 0.8}}) + "\n")
+    (folder / "agreement.json").write_text(json.dumps({"statements": 289, "kappa": 0.87,
+                                                       "figures": {"flag_accuracy": 0.94}}))
+    present = Page(_render(expand(site_data(knowledge_base, eval_path=folder), "checker.md", checker_page, {},
+                                  "checker.md"))).text
     assert "Flag accuracy" in present and "85%" in present and "12.5%" in present and "at least 90%" in present
     assert "flag_accuracy" not in present  # figures by name, not by id
-    assert "Measured on 20 statements labelled in statements-heldout.yaml" in present
-    several = tmp_path / "eval-sets.json"  # what `kb eval A B --save` writes: one column per labelled set
-    several.write_text('{"goals": {"flag_accuracy": ">= 0.9"}, "sets": ['
-                       '{"labels": "dev.yaml", "statements": 20, "figures": {"flag_accuracy": 1.0}},'
-                       '{"labels": "statements-heldout.yaml", "statements": 45, "figures": {"flag_accuracy": 0.87}}]}')
-    both = Page(_render(expand(site_data(knowledge_base, eval_path=several), "checker.md", checker_page, {}, "checker.md"))).text
-    assert "100%" in both and "87%" in both and "45 statements labelled in statements-heldout.yaml" in both
+    assert "cross-validated (2026-12-07)" in present and "690" in present  # the pooled row, never one fold
+    assert "locked test fold (2026-12-07, commit abc1234)" in present and "80%" in present
+    assert "Two annotators" in present and "94%" in present and "kappa over the verdict is 0.87" in present
+
+
+def test_the_built_checker_page_shows_no_figure_measured_on_invented_sets(site):
+    page = (site / "checker" / "index.html").read_text(encoding="utf-8")
+    assert "heldout" not in page and "variants" not in page and "tests/data" not in page
+    assert "cross-validated" in page
 
 
 # ---------------------------------------------------------------- strict mode is really strict
