@@ -85,6 +85,8 @@ def test_prefilter_is_built_from_the_vocabulary_not_from_examples(gate):
     assert gate.passes("Grok 3 Beta's blackmail rate: 80%")
     assert not gate.passes("The Pro Bowl drew 80% of last year's audience.")
     assert not gate.passes("")
+    # Invisible format characters are stripped as the checker strips them, so they cannot hide a report.
+    assert gate.passes("Grok 3 Beta's black\u00admail rate: 80\u200b%")
 
 
 def test_a_repeated_text_gets_the_checkers_result_under_its_own_id_without_checking_it_again():

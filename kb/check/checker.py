@@ -24,7 +24,7 @@ from kb.check.detectors import MISSTATING, FindingCheck, run_detectors
 from kb.check.embed import CachedEmbeddings, MiniLMEmbedder
 from kb.check.evidence import FINDING_FEATURES, NUMBER_KINDS, SUBJECT_KINDS, EvidenceRecord, one_hot
 from kb.check.fitted import FittedWeights
-from kb.check.nlp import load_nlp
+from kb.check.nlp import load_nlp, tokenise
 from kb.check.reports import Lookup, find_reports
 from kb.check.resolve import Evidence, Resolver, other_rates
 from kb.format import claim_label, format_value
@@ -180,7 +180,7 @@ class Checker:
 
     def _check_batch(self, statements: list, final: bool = True) -> list:
         usable = [s for s in statements if s.error is None and s.text]
-        docs = dict(zip((id(s) for s in usable), self.nlp.pipe(s.text for s in usable)))
+        docs = dict(zip((id(s) for s in usable), self.nlp.pipe(self._tokenised(s) for s in usable)))
         analyses = {key: analyse(doc, self.anaphor_keys, self.kb.lexicon) for key, doc in docs.items()}
         chunked = {key: chunks(a) for key, a in analyses.items()}
         vectors = self._encode([text for parts in chunked.values() for text, _ in parts])
@@ -199,6 +199,14 @@ class Checker:
             results.append(self._result(statement, findings) if final else (findings, considered))
             offset += len(parts)
         return results
+
+    def _tokenised(self, statement):
+        """The statement's Doc within the work budget (kb.check.nlp.tokenise), saying so when it was cut."""
+        doc, tokens = tokenise(self.nlp, statement.text)
+        if tokens > len(doc):
+            statement.notices.append(f"the text has {tokens:,} words and symbols; only the first {len(doc):,} were "
+                                     "checked — check one statement (a post, a headline, a paragraph) at a time")
+        return doc
 
     def remembering_vectors(self) -> "Checker":
         """A copy of this checker (pipeline and model shared) that keeps every text's vector, and shares them with
