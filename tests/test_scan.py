@@ -286,6 +286,21 @@ def test_kb_scan_records_a_corrupt_file_and_scans_the_rest(tmp_path):
 
 
 @pytest.mark.slow
+def test_kb_build_loads_the_example_scan_when_given_none(tmp_path):
+    # After `make run` "How each claim is reported over time" was empty: the repository ships a small example scan
+    # of invented texts, which kb build loads unless told to load another.
+    database = tmp_path / "kb.db"
+    result = CliRunner().invoke(cli, ["--root", str(ROOT), "build", "--out", str(database)])
+    assert result.exit_code == 0, result.output
+    assert "example scan" in result.output and "invented" in result.output
+    with sqlite3.connect(database) as conn:
+        runs = conn.execute("select run_id, texts, mentions, unknown_claims from scan_runs").fetchall()
+        weeks = conn.execute("select count(distinct week), count(distinct claim_id) from scan_claim_weeks").fetchone()
+    assert runs == [("example", 36, runs[0][2], 0)] and runs[0][2] > 20
+    assert weeks[0] >= 5 and weeks[1] >= 5
+
+
+@pytest.mark.slow
 def test_bad_rows_land_in_errors_jsonl(local_scan):
     out, _ = local_scan
     errors = [json.loads(line) for line in (out / "errors.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -210,6 +210,26 @@ def test_a_number_from_another_condition_is_misstated(get, checker):
         assert html(problem["detail"]) in card
 
 
+@pytest.mark.parametrize("said, row", [("under 1%", "under 1%: matches the source"),
+                                       ("<1%", "under 1%: matches the source")])
+def test_a_bounded_number_keeps_its_bound_on_the_card(get, checker, said, row):
+    # The claim is '<1%' (bound: upper): the card once said "1%: matches the source".
+    text = f"Without the strong goal nudge, o1 tried to disable oversight in {said} of runs."
+    finding = next(f for f in checker.check(text)["findings"] if f["claim"] == "o1card-nonudge-oversight")
+    assert finding["number"] == "match" and finding["reported_bound"] == "lt"
+    card = section(get(check_url(text)).text, "caveat-card ")
+    assert row in card and re.findall(r">([^<>]*)1%: matches", card) == ["under "]
+
+
+def test_a_bounded_claim_matched_by_a_stored_finding_names_its_bound(knowledge_base):
+    from kb.publish.views import number_view
+
+    claim = knowledge_base.claims["o1card-nonudge-oversight"]
+    stored = {"number": "match", "reported_value": 0.01}  # the database keeps no reported_bound
+    assert number_view(stored, claim) == {"status": "match", "reported": "1%",
+                                          "words": "matches the source (under 1%)"}
+
+
 def test_a_faithful_statement(get, checker, knowledge_base):
     from kb.wording import faithful_sentence
 

@@ -198,6 +198,15 @@ def test_allowed_methods_still_work(app):
     assert status != 405
 
 
+@pytest.mark.parametrize("path", ["/", "/kb", "/kb/claims", "/kb/claims/o1card-oversight", "/-/check", "/-/check.json",
+                                  "/-/graph.json", "/site/", "/no/such/page", "/kb.json?sql=select+1"])
+def test_options_answers_the_same_way_on_every_route(app, path):
+    status, headers, body = request(app, "OPTIONS", path)
+    assert status == 204 and body == b"" and "access-control-allow-origin" not in headers
+    expected = "GET, HEAD, OPTIONS, POST" if path.startswith("/-/check") else "GET, HEAD, OPTIONS"
+    assert headers["allow"] == expected and headers["x-content-type-options"] == "nosniff"
+
+
 # ---------------------------------------------------------------- headers, redirects, paths
 
 @pytest.mark.parametrize("method, path", [("GET", "/"), ("GET", "/kb/claims/o1card-oversight"), ("GET", "/-/check"),

@@ -367,6 +367,7 @@ class Checker:
             "tier": finding.tier,
             "value": claim.value if claim else None,
             "reported_value": finding.quantity.value if finding.quantity is not None else None,
+            "reported_bound": finding.quantity.bound if finding.quantity is not None else None,
             "number": finding.number,
             "missing_context": list(finding.missing),
             "missing_confidence": dict(finding.missing_confidence),

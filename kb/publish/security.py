@@ -7,7 +7,8 @@ pages. It adds, for every request:
   `frame-ancestors`), a Content-Security-Policy that allows only this origin (the pages load nothing from other
   sites), and `Referrer-Policy`;
 - methods: GET, HEAD and OPTIONS everywhere, POST only where something takes it (the check page and API, and
-  Datasette's own `/-/` forms); anything else is a 405 with `Allow`, before any page code runs;
+  Datasette's own `/-/` forms); anything else is a 405 with `Allow`, before any page code runs; OPTIONS is answered
+  here, the same on every path: a 204 with `Allow` (and no CORS permission);
 - no open redirect: a path starting `//` or `/\\` is a 404 (Datasette would redirect `/\\evil.example/` to
   `/\\evil.example`, which browsers read as another site), and no response may redirect to another site;
 - absolute URLs (ClaimReview) from the configured base URL (`kb serve --base-url`, else the address the server
@@ -248,7 +249,7 @@ def _off_site(location: bytes) -> bool:
 
 async def _plain(send, status: int, text: str, headers: dict | None = None):
     body = text.encode("utf-8")
-    head = {"content-type": "text/plain; charset=utf-8", **SECURITY_HEADERS, **(headers or {})}
+    head = {**({"content-type": "text/plain; charset=utf-8"} if body else {}), **SECURITY_HEADERS, **(headers or {})}
     await send({"type": "http.response.start", "status": status,
                 "headers": [(k.encode(), v.encode()) for k, v in head.items()]})
     await send({"type": "http.response.body", "body": body})
@@ -270,6 +271,8 @@ def wrap(app):
         if path.startswith((b"//", b"/\\")):
             return await _plain(send, 404, NOT_FOUND_TEXT)
         allowed = allowed_methods(scope.get("path", ""))
+        if scope.get("method") == "OPTIONS":  # answered here, the same way everywhere (pages answered it each their own)
+            return await _plain(send, 204, "", {"allow": ", ".join(allowed)})
         if scope.get("method") not in allowed:
             return await _plain(send, 405, f"Method {scope.get('method')} is not allowed here; allowed: "
                                 f"{', '.join(allowed)}.", {"allow": ", ".join(allowed)})
