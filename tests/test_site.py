@@ -416,6 +416,15 @@ def test_a_value_label_that_would_pass_the_right_edge_is_drawn_inside_its_bar():
     assert re.search(r'<text x="[\d.]+" y="\d+">10%</text>', svg)  # short bars keep their label after the bar
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "site").glob("*.md")))
+def test_no_page_hard_codes_a_servers_address(knowledge_base, name):
+    # The site is served by kb serve on any address, or by another static host: "127.0.0.1:8001" was wrong there.
+    site = site_data(knowledge_base)
+    charts_found = {chart.id: chart for chart in contrast_charts(knowledge_base)}
+    text = expand(site, name, (ROOT / "site" / name).read_text(encoding="utf-8"), charts_found, name)
+    assert not re.search(r"127\.0\.0\.1|localhost|:8001\b", text), re.search(r".{60}(127\.0\.0\.1|localhost).{20}", text)
+
+
 def test_ledger_shows_human_labels_only_without_checker_tables(tmp_path, knowledge_base):
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
