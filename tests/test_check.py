@@ -366,6 +366,22 @@ def test_a_text_of_only_invisible_characters_is_empty(checker):
     assert checker.check("\u200b\u200d\u00ad")["error"]["code"] == "empty"
 
 
+def test_checking_new_words_does_not_grow_the_pipelines_memory(checker):
+    # spaCy keeps every new word in its vocabulary: a server checking text after text grew by about 1 KB per new
+    # word (+130 MB over 2,400 statements). Docs are made in a memory zone; the vocabulary's strings stay as built.
+    import random
+    import string
+
+    rng = random.Random(7)
+    checker.check("o1 tried to disable its oversight mechanism 5% of the time.")
+    before = len(checker.nlp.vocab.strings)
+    texts = [" ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(9)) for _ in range(40)) +
+             " o1 tried to disable oversight 5% of the time" for _ in range(30)]
+    results = list(checker.check_many((str(i), t) for i, t in enumerate(texts)))
+    assert len(checker.nlp.vocab.strings) == before  # 1,200 new words seen, none kept
+    assert all(r["verdict"] == "missing_context" for r in results)
+
+
 def test_hostile_text_is_handled(checker):
     texts = ["'" * 5000, "(" * 3000 + "o1 5%", "o1 " * 6000, "%" * 10000, "\u202e o1 5% \u202d", "5% " * 5000]
     for result in checker.check_many((str(i), t) for i, t in enumerate(texts)):
