@@ -406,6 +406,19 @@ def test_a_row_heading_names_only_what_both_of_its_bars_share(knowledge_base):
     assert "before -&gt; after" in chart_table(site, chart, "charts.md")  # the table still gives each measure
 
 
+def test_the_scan_charts_key_labels_end_before_its_strips():
+    # "Dropped: Allow-shutdown instructi…" ran 30 px into the first week's strip.
+    from kb.publish.sitegen import scan_charts
+
+    weeks = [("2025-W02", 3, 2, {"shutdown_instruction": 0.5}), ("2025-W03", 1, 1, {"shutdown_instruction": 1.0})]
+    svg = scan_charts.scan_chart("s", "c", weeks, ["shutdown_instruction"], lambda _key: "Allow-shutdown instruction")
+    labels = re.findall(r'<text x="(\d+)" y="\d+"><title>[^<]*</title>([^<]*)</text>', svg)
+    strips = [float(x) for x in re.findall(r'<rect x="([\d.]+)"[^>]*fill-opacity', svg)]
+    assert labels and strips
+    for x, text in labels:
+        assert int(x) + len(text) * charts.CHAR_W <= min(strips), text
+
+
 def test_a_value_label_that_would_pass_the_right_edge_is_drawn_inside_its_bar():
     # "94.5% (secondary, not verified)" at the end of a long bar was cut off by the chart's edge.
     label = "94.5% (secondary, not verified)"
