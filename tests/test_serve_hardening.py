@@ -411,17 +411,14 @@ def test_queued_batches_never_refuse_a_one_line_check_which_has_its_own_cap():
         batches = [asyncio.create_task(pool.run(work, list(range(100)))) for _ in range(4)]  # the batch lane is full
         while pool.queued < 400:
             await asyncio.sleep(0.001)
-        refused = []
+        later = []
         for items in ([0] * 100, [0], [1], [2], [3]):  # a fifth batch, then one-line checks past the short cap
-            try:
-                refused.append(asyncio.create_task(pool.run(work, items)))
-                await asyncio.sleep(0.01)
-            except PoolBusy:
-                refused.append("busy")
+            later.append(asyncio.create_task(pool.run(work, items)))
+            await asyncio.sleep(0.01)
         gate.set()
-        outcomes = await asyncio.gather(*[t for t in refused if t != "busy"], return_exceptions=True)
+        outcomes = await asyncio.gather(*later, return_exceptions=True)  # PoolBusy is raised at once, not waited for
         await asyncio.gather(*batches)
-        return [o if not isinstance(o, PoolBusy) else "busy" for o in outcomes]
+        return ["busy" if isinstance(o, PoolBusy) else o for o in outcomes]
 
     outcomes = asyncio.run(scenario())
     assert outcomes == ["busy", [0], [1], [2], "busy"]  # the fifth batch and the fourth short check are refused
