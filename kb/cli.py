@@ -83,12 +83,21 @@ def validate(obj):
               help="A `kb scan` output folder whose per-claim-per-week summary to load (repeatable).")
 @click.pass_obj
 def build(obj, out, no_check, scans):
-    """Validate, then write the SQLite database (default build/kb.db), with the checker's verdicts on statements/."""
+    """Validate, then write the SQLite database (default build/kb.db), with the checker's verdicts on statements/.
+
+    Without --scan, the example scan shipped in examples/scan/example (made from invented texts) is loaded."""
     from kb.pipeline import build as run_build
+    from kb.project import find_root
     from kb.scan.options import UsageError
+    from kb.scan.store import EXAMPLE_SCAN
 
     try:
         with exit_on_invalid_data():
+            example = find_root(obj.root) / EXAMPLE_SCAN
+            if not scans and (example / "summary").is_dir():
+                scans = (example,)
+                click.echo(f"Loading the example scan {EXAMPLE_SCAN} (invented texts); kb build --scan DIR loads "
+                           "your own.")
             result = run_build(obj.root, out, checks=not no_check, scans=scans)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
@@ -161,8 +170,12 @@ FLAGGED = ("missing_context", "misstated")
 CLI_BATCH = 512  # statements handed to the checker at a time: one encode each, and the memory bound of --jsonl
 
 
+BLANK_LINE = "blank_line"  # the error code of a blank input line: its output object keeps the lines aligned
+
+
 def _lines(stream):
-    """(id, text or InputError) per non-blank input line, decoded one by one so one bad line does not stop the batch.
+    """(id, text or InputError) per input line, decoded one by one so one bad line does not stop the batch; a blank
+    line is a `blank_line` InputError, so every input line gets its output line.
 
     A line is read at most MAX_LINE_BYTES at a time: a longer one is a too_long error, and memory stays bounded."""
     from kb.check.inputs import MAX_LINE_BYTES, InputError, parse_line, too_long
@@ -185,6 +198,12 @@ def _lines(stream):
             continue
         if line.strip():
             yield parse_line(line, number)
+        else:
+            yield str(number), InputError(BLANK_LINE, f"line {number} is blank: there is no statement on it")
+
+
+def _is_blank(item) -> bool:
+    return getattr(item[1], "code", None) == BLANK_LINE
 
 
 def _read_statement(path, stream) -> bytes:
@@ -311,22 +330,27 @@ def _check_jsonl(obj, path, progress) -> int:
 
     stream = path.open("rb") if path else sys.stdin.buffer
     show = sys.stderr.isatty() if progress is None else progress
-    status, count = EXIT_OK, 0
+    status = EXIT_OK
     try:
         lines = _lines(stream)
-        first = next(lines, None)  # no statement at all is an input error, found before loading the model (seconds)
-        items = [] if first is None else itertools.chain([first], lines)
-        checker = _checker(obj) if first is not None else None
-        for result in tqdm(checked(checker, items), disable=not show, unit=" statements", file=sys.stderr):
+        leading = []  # up to the first line that is not blank: none at all is an input error, found before loading
+        for item in lines:  # the model (seconds)
+            leading.append(item)
+            if not _is_blank(item):
+                break
+        if not leading or _is_blank(leading[-1]):
+            click.echo("Error: no statements to check: the input has no non-blank lines.", err=True)
+            return EXIT_INPUT
+        checker = _checker(obj)
+        results = checked(checker, itertools.chain(leading, lines))
+        for result in tqdm(results, disable=not show, unit=" statements", file=sys.stderr):
             write_json_line(sys.stdout.buffer, result)
-            status, count = max(status, _exit_status(result)), count + 1
+            if result.get("error", {}).get("code") != BLANK_LINE:  # a blank line is no statement: status unchanged
+                status = max(status, _exit_status(result))
         sys.stdout.buffer.flush()
     finally:
         if path:
             stream.close()
-    if count == 0:
-        click.echo("Error: no statements to check: the input has no non-blank lines.", err=True)
-        return EXIT_INPUT
     return status
 
 
@@ -542,16 +566,21 @@ def train(obj, labels, output, without_kb):
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Texts per checker batch (after the prefilter).")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--paragraphs", is_flag=True, help="In .txt files, texts are separated by blank lines "
+              "(default: one text per line).")
 @click.pass_obj
-def scan(obj, inputs, out, text_field, id_field, time_field, engine, workers, batch_size, progress):
+def scan(obj, inputs, out, text_field, id_field, time_field, engine, workers, batch_size, progress, paragraphs):
     """Scan a corpus: which claims it reports, how often without their conditions, week by week.
 
-    INPUT: JSONL (.jsonl, .ndjson, also .gz), Parquet or CSV files, or folders of them. Exit status: 0 when the scan
-    finished (whatever it flagged), 2 on a usage error, 3 on an internal error.
+    INPUT: JSONL (.jsonl, .ndjson, also .gz), Parquet, CSV or text (.txt: a text per line, or per paragraph with
+    --paragraphs) files, or folders of them. A row or file that cannot be read is listed in errors.jsonl and the
+    scan goes on. Exit status: 0 when the scan finished (whatever it flagged), 2 on a usage error, 3 on an internal
+    error.
     """
     from kb.scan import ScanOptions, UsageError, scan as run_scan
 
-    options = ScanOptions(list(inputs), out, text_field, id_field, time_field, engine, workers, batch_size, obj.root)
+    options = ScanOptions(list(inputs), out, text_field, id_field, time_field, engine, workers, batch_size, obj.root,
+                          paragraphs)
     show = sys.stderr.isatty() if progress is None else progress
     try:
         with exit_on_invalid_data(status=2):

@@ -90,7 +90,7 @@ TABLES = [
     Table("statement_claims", "Which claims each statement reports (curated).",
           [("statement_id", str, "The statement."), ("claim_id", str, "A claim it reports.")] + PROVENANCE,
           ("statement_id", "claim_id"), [("statement_id", "statements", "id"), ("claim_id", "claims", "id")]),
-    Table("edges", "The claim graph's edges (the same graph `kb graph` exports).",
+    Table("edges", "The claim graph's edges (the same graph kb graph exports).",
           [("source_node", str, "The node the edge starts at, as type:id."), ("source_type", str, "Its node type."),
            ("target_node", str, "The node the edge ends at, as type:id."), ("target_type", str, "Its node type."),
            ("type", str, "cites, measured_under, about, contrasts_with or reports."),
@@ -114,7 +114,7 @@ TABLES_BY_NAME = {t.name: t for t in TABLES}
 VIEWS = {
     "claim_conditions": (
         "Each claim joined to the conditions it was measured under: its setting's, less those the setting held only "
-        "for other behaviours, models or claims (a condition's `behaviours`, `models`, `claims`).",
+        "for other behaviours, models or claims (a condition's behaviours, models and claims fields).",
         "select claims.id as claim_id, conditions.key as key, conditions.value as value, "
         "conditions.description as description, claims.setting_id as setting_id "
         "from claims join conditions on conditions.setting_id = claims.setting_id "

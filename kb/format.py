@@ -50,10 +50,25 @@ def confidence_words(probability: float | None) -> str:
     return f"{word} ({percent(probability)})"
 
 
-def format_number(value: float, metric: str | None) -> str:
+def format_number(value: float, metric: str | None, bound: str | None = None) -> str:
     """A bare number (a statement's, or a claim's value) written as a claim of that metric writes its value: 0.05 as
-    a rate is '5%', not '0.05'."""
-    return format_value(SimpleNamespace(value=value, metric=metric or "rate", value_text=str(value)))
+    a rate is '5%', not '0.05'; with the bound the statement gave it ('lt': 'under 1%')."""
+    shown = format_value(SimpleNamespace(value=value, metric=metric or "rate", value_text=str(value)))
+    words = REPORTED_BOUND_WORDS.get(bound)
+    return f"{words} {shown}" if words else shown
+
+
+# How a statement bounds a number it reports (the `reported_bound` field of `kb check`: the quantity parser's codes).
+REPORTED_BOUND_WORDS = {"lt": "under", "le": "at most", "gt": "over", "ge": "at least", "approx": "about"}
+
+
+def number_words(status: str | None, claim, reported_bound: str | None = None) -> str:
+    """How a reported number compares with its claim, in words; for a bounded claim ('<1%') reported without a
+    bound (or stored without one) the words name the source's bound, so '1%' never reads as the source's figure."""
+    words = NUMBER_WORDS.get(status, status or "")
+    if status == "match" and reported_bound in (None, "eq") and BOUND_WORDS.get(getattr(claim, "bound", None)):
+        words += f" ({format_value(claim)})"
+    return words
 
 
 def claim_label(kb, claim) -> str:

@@ -300,6 +300,88 @@ def test_a_long_statement_embeds_only_the_sentences_that_can_hold_a_report(check
     assert {f["claim"] for f in result["findings"]} <= {f["claim"] for f in everything["findings"]}
 
 
+class RecordingTokenizer:
+    """spaCy's real tokenizer, recording the longest whitespace-free run it is given and the tokens it makes."""
+
+    def __init__(self, real):
+        self.real, self.longest_run, self.tokens = real, 0, 0
+
+    def __call__(self, text):
+        self.longest_run = max([self.longest_run, *(len(run) for run in text.split())])
+        doc = self.real(text)
+        self.tokens += len(doc)
+        return doc
+
+
+class TokenCounter:
+    """A pipeline component counting the tokens the rest of the pipeline runs over."""
+
+    def __init__(self):
+        self.tokens = 0
+
+    def __call__(self, doc):
+        self.tokens += len(doc)
+        return doc
+
+
+@pytest.mark.parametrize("unit", ["\U0001F600", "!?", "(", "\u2014"])
+def test_a_long_run_without_spaces_costs_the_tokenizer_linear_work(checker, monkeypatch, unit):
+    # spaCy's tokenizer does work growing with the square of a whitespace-free run (20,000 emoji took 50 s through
+    # the server): runs are tokenised in short pieces, and the pipeline sees at most MAX_TOKENS tokens. Counted.
+    from kb.check.nlp import MAX_RUN, MAX_TOKENS
+
+    recording, counter = RecordingTokenizer(checker.nlp.tokenizer), TokenCounter()
+    monkeypatch.setattr(checker.nlp, "tokenizer", recording)
+    monkeypatch.setattr(checker.nlp, "_components", [("count", counter), *checker.nlp._components])
+    text = (unit * 20_000)[:20_000]
+    result = checker.check(text)
+    assert recording.longest_run <= MAX_RUN and recording.tokens >= 20_000 // len(unit)
+    assert 0 < counter.tokens <= MAX_TOKENS
+    assert result["verdict"] == "no_claim" and result["text"] == text
+    assert any("only the first 10,000 were checked" in notice for notice in result["notices"])
+
+
+def test_a_report_before_a_long_run_without_spaces_is_still_found(checker):
+    report = "o1 tried to disable its oversight mechanism 5% of the time."
+    alone = checker.check(report)
+    padded = checker.check(report + " " + "\U0001F600" * 15_000 + " https://example.org/" + "a" * 500)
+    assert padded["verdict"] == alone["verdict"] == "missing_context"
+    assert [f["claim"] for f in padded["findings"]] == [f["claim"] for f in alone["findings"]]
+
+
+@pytest.mark.parametrize("hidden", ["o1 tried to disable its oversight mechanism 5\u200b% of the time.",
+                                    "o1 tried to dis\u00adable its over\u200bsight mech\u200danism 5% of the time.",
+                                    "\ufeffo1 tried to disable its oversight\u2060 mechanism 5\u200c% of the time."])
+def test_invisible_format_characters_do_not_change_the_verdict(checker, hidden):
+    # A zero-width space inside "5%" lost the number and matched another claim; a soft hyphen, a zero-width space
+    # and a joiner together gave no_claim. Format characters (Unicode category Cf) are stripped before parsing.
+    visible = checker.check("o1 tried to disable its oversight mechanism 5% of the time.")
+    result = checker.check(hidden)
+    assert result["verdict"] == visible["verdict"] == "missing_context"
+    assert [(f["claim"], f["missing_context"]) for f in result["findings"]] == \
+        [(f["claim"], f["missing_context"]) for f in visible["findings"]]
+
+
+def test_a_text_of_only_invisible_characters_is_empty(checker):
+    assert checker.check("\u200b\u200d\u00ad")["error"]["code"] == "empty"
+
+
+def test_checking_new_words_does_not_grow_the_pipelines_memory(checker):
+    # spaCy keeps every new word in its vocabulary: a server checking text after text grew by about 1 KB per new
+    # word (+130 MB over 2,400 statements). Docs are made in a memory zone; the vocabulary's strings stay as built.
+    import random
+    import string
+
+    rng = random.Random(7)
+    checker.check("o1 tried to disable its oversight mechanism 5% of the time.")
+    before = len(checker.nlp.vocab.strings)
+    texts = [" ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(9)) for _ in range(40)) +
+             " o1 tried to disable oversight 5% of the time" for _ in range(30)]
+    results = list(checker.check_many((str(i), t) for i, t in enumerate(texts)))
+    assert len(checker.nlp.vocab.strings) == before  # 1,200 new words seen, none kept
+    assert all(r["verdict"] == "missing_context" for r in results)
+
+
 def test_hostile_text_is_handled(checker):
     texts = ["'" * 5000, "(" * 3000 + "o1 5%", "o1 " * 6000, "%" * 10000, "\u202e o1 5% \u202d", "5% " * 5000]
     for result in checker.check_many((str(i), t) for i, t in enumerate(texts)):

@@ -64,6 +64,18 @@ def test_one_result_per_line_valid_utf8_and_the_highest_exit_status(checker):
     assert result.returncode == 2 and b"Traceback" not in result.stderr  # input errors outrank "flagged"
 
 
+@pytest.mark.parametrize("trailing", [b"", b"\n", b"\n\n  \n"])
+def test_every_line_gets_its_object_and_blank_lines_do_not_change_the_status(trailing):
+    stdin = b"\n" + FAITHFUL.encode() + b"\n\n" + FAITHFUL.encode() + b"\n" + trailing
+    result = run_bytes("check", "--jsonl", input=stdin)
+    out = results(result.stdout)
+    assert len(out) == len(stdin.decode().splitlines()) and [o["id"] for o in out] == \
+        [str(n) for n in range(1, len(out) + 1)]
+    assert [o.get("error", {}).get("code") for o in out][:4] == ["blank_line", None, "blank_line", None]
+    assert all(o["error"]["code"] == "blank_line" for o in out[4:])
+    assert result.returncode == 0, result.stderr
+
+
 def test_flagged_alone_exits_1_and_ok_exits_0():
     assert run_bytes("check", "--jsonl", input=(DROPS_NUDGE + "\n" + FAITHFUL + "\n").encode()).returncode == 1
     assert run_bytes("check", "--jsonl", input=(FAITHFUL + "\n").encode()).returncode == 0

@@ -85,6 +85,8 @@ def test_prefilter_is_built_from_the_vocabulary_not_from_examples(gate):
     assert gate.passes("Grok 3 Beta's blackmail rate: 80%")
     assert not gate.passes("The Pro Bowl drew 80% of last year's audience.")
     assert not gate.passes("")
+    # Invisible format characters are stripped as the checker strips them, so they cannot hide a report.
+    assert gate.passes("Grok 3 Beta's black\u00admail rate: 80\u200b%")
 
 
 def test_a_repeated_text_gets_the_checkers_result_under_its_own_id_without_checking_it_again():
@@ -154,6 +156,60 @@ def test_gzip_csv_and_parquet_give_the_same_rows(tmp_path):
     assert [f.format for f in files] == ["jsonl", "parquet", "csv"]
 
 
+def test_an_empty_text_is_not_called_a_missing_field(tmp_path):
+    path = write(tmp_path / "in.jsonl", b'{"id": "a", "text": ""}\n{"id": "b", "text": "  "}\n{"id": "c"}\n')
+    rows = rows_of(path)
+    assert [r.code for r in rows] == ["empty_text", "empty_text", "no_text"]
+    assert "is empty" in rows[0].message and "--text-field" not in rows[0].message
+
+
+def test_an_unreadable_date_is_reported_not_silently_weekless(tmp_path):
+    dates = ["2025-01-15", "last week", "2025-02-30", "2025-05", 1736899200, "", None]
+    lines = [json.dumps({"id": str(i), "text": "o1 schemed", "date": d}) for i, d in enumerate(dates)]
+    rows = rows_of(write(tmp_path / "in.jsonl", ("\n".join(lines) + "\n").encode()))
+    assert [getattr(r, "code", "ok") for r in rows] == ["ok", "bad_date", "bad_date", "ok", "ok", "ok", "ok"]
+    assert "'last week' is not a date" in rows[1].message
+
+
+def test_a_csv_quote_never_closed_is_reported_not_swallowed(tmp_path):
+    path = write(tmp_path / "in.csv", b'id,text\n1,fine\n2,"opens a quote\n3,next text\n4,and another\n')
+    rows = rows_of(path)
+    assert [type(r).__name__ for r in rows] == ["Row", "BadRow"]
+    assert rows[1].line == 3 and "never closed" in rows[1].message and "lines 3-5" in rows[1].message
+
+
+@pytest.mark.parametrize("name, data", [("broken.jsonl.gz", gzip.compress(b'{"text": "a"}\n' * 50)[:40]),
+                                        ("fake.parquet", b"PAR1 this is not parquet at all"),
+                                        ("noise.jsonl.gz", b"\x00\x01 not gzip")])
+def test_a_corrupt_file_is_one_error_row_and_the_next_file_is_read(tmp_path, name, data):
+    write(tmp_path / name, data)
+    write(tmp_path / "zz-good.jsonl", b'{"id": "g", "text": "fine"}\n')
+    rows = [row for source in input_files([tmp_path]) for row in read_rows(source, FIELDS)]
+    bad = [r for r in rows if isinstance(r, BadRow)]
+    assert len(bad) == 1 and bad[0].code == "unreadable_file" and bad[0].file == str(tmp_path / name)
+    assert "damaged" in bad[0].message and "Traceback" not in bad[0].message
+    assert [r.id for r in rows if isinstance(r, Row)][-1] == "g"
+
+
+@pytest.mark.parametrize("paragraphs, texts", [
+    (False, [("1", "o1 tried to disable oversight 5% of the time."), ("2", "A second line."),
+             ("4", "After a blank line."), ("5", "and its next line.")]),
+    (True, [("1", "o1 tried to disable oversight 5% of the time. A second line."),
+            ("4", "After a blank line. and its next line.")])])
+def test_txt_files_are_read_a_text_per_line_or_per_paragraph(tmp_path, paragraphs, texts):
+    path = write(tmp_path / "notes.txt", "o1 tried to disable oversight 5% of the time.\nA second line.\n\n"
+                 "After a blank line.\n  and its next line.  \n".encode())
+    rows = rows_of(path, {**FIELDS, "paragraphs": paragraphs})
+    assert [(r.id.rsplit(":", 1)[1], r.text) for r in rows] == texts and all(r.date is None for r in rows)
+
+
+def test_the_last_line_shows_a_useful_rate():
+    from kb.scan.options import ScanReport
+
+    assert "(0.239 texts/s)" in ScanReport(scanned=8, seconds=33.5).line()
+    assert "(1,234 texts/s)" in ScanReport(scanned=12_340, seconds=10).line()
+
+
 def test_iso_weeks():
     assert week_of("2025-01-15") == "2025-W03"
     assert week_of("2025-01-15T23:59:00Z") == "2025-W03"
@@ -211,6 +267,37 @@ def test_scan_prints_its_figures_last_and_exits_0(local_scan):
     assert last.startswith("scanned 2,") and " texts in " in last and "passed the prefilter; " in last
     assert last.endswith(" flagged")
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith("_")) == ["errors.jsonl", "findings", "summary"]
+
+
+@pytest.mark.slow
+def test_kb_scan_records_a_corrupt_file_and_scans_the_rest(tmp_path):
+    folder = tmp_path / "in"
+    write(folder / "a-broken.jsonl.gz", gzip.compress(b'{"text": "o1 schemed"}\n' * 50)[:40])
+    write(folder / "b-fake.parquet", b"PAR1 not parquet")
+    write(folder / "c-notes.txt", b"o1 tried to disable its oversight mechanism 5% of the time.\n\nThe weather.\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["--root", str(ROOT), "scan", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(Path(e["file"]).name, e["code"]) for e in errors] == [("a-broken.jsonl.gz", "unreadable_file"),
+                                                                  ("b-fake.parquet", "unreadable_file")]
+    assert "2 unreadable row(s)" in result.output  # the rows read before the damage are scanned, then the rest
+    assert f"{folder}/c-notes.txt:1" in {row["id"] for row in findings(out)}
+
+
+@pytest.mark.slow
+def test_kb_build_loads_the_example_scan_when_given_none(tmp_path):
+    # After `make run` "How each claim is reported over time" was empty: the repository ships a small example scan
+    # of invented texts, which kb build loads unless told to load another.
+    database = tmp_path / "kb.db"
+    result = CliRunner().invoke(cli, ["--root", str(ROOT), "build", "--out", str(database)])
+    assert result.exit_code == 0, result.output
+    assert "example scan" in result.output and "invented" in result.output
+    with sqlite3.connect(database) as conn:
+        runs = conn.execute("select run_id, texts, mentions, unknown_claims from scan_runs").fetchall()
+        weeks = conn.execute("select count(distinct week), count(distinct claim_id) from scan_claim_weeks").fetchone()
+    assert runs == [("example", 36, runs[0][2], 0)] and runs[0][2] > 20
+    assert weeks[0] >= 5 and weeks[1] >= 5
 
 
 @pytest.mark.slow

@@ -80,7 +80,19 @@ def get(datasette, loop):
 
 @pytest.fixture(scope="module")
 def post(datasette, loop):
-    return lambda path, **kw: loop.run_until_complete(datasette.client.post(path, **kw))
+    """POST as a browser on the check page does (a form carries the page's CSRF token and cookie) and as an API
+    client does (a body is JSON)."""
+    async def send(path, **kw):
+        if "data" in kw:
+            form = await datasette.client.get("/-/check")
+            token = form.text.split('name="csrftoken" value="')[1].split('"')[0]
+            kw["data"] = {"csrftoken": token, **kw["data"]}
+            kw["headers"] = {"cookie": f"ds_csrftoken={form.cookies['ds_csrftoken']}", **kw.get("headers", {})}
+        elif "content" in kw and "headers" not in kw:  # a raw body is sent as JSON unless the test says otherwise
+            kw["headers"] = {"content-type": "application/json"}
+        return await datasette.client.post(path, **kw)
+
+    return lambda path, **kw: loop.run_until_complete(send(path, **kw))
 
 
 def check_url(text: str, path: str = "/-/check") -> str:
@@ -196,6 +208,26 @@ def test_a_number_from_another_condition_is_misstated(get, checker):
     assert "79%: belongs to another condition (the claim: 7%)" in card
     for problem in finding["problems"]:
         assert html(problem["detail"]) in card
+
+
+@pytest.mark.parametrize("said, row", [("under 1%", "under 1%: matches the source"),
+                                       ("<1%", "under 1%: matches the source")])
+def test_a_bounded_number_keeps_its_bound_on_the_card(get, checker, said, row):
+    # The claim is '<1%' (bound: upper): the card once said "1%: matches the source".
+    text = f"Without the strong goal nudge, o1 tried to disable oversight in {said} of runs."
+    finding = next(f for f in checker.check(text)["findings"] if f["claim"] == "o1card-nonudge-oversight")
+    assert finding["number"] == "match" and finding["reported_bound"] == "lt"
+    card = section(get(check_url(text)).text, "caveat-card ")
+    assert row in card and re.findall(r">([^<>]*)1%: matches", card) == ["under "]
+
+
+def test_a_bounded_claim_matched_by_a_stored_finding_names_its_bound(knowledge_base):
+    from kb.publish.views import number_view
+
+    claim = knowledge_base.claims["o1card-nonudge-oversight"]
+    stored = {"number": "match", "reported_value": 0.01}  # the database keeps no reported_bound
+    assert number_view(stored, claim) == {"status": "match", "reported": "1%",
+                                          "words": "matches the source (under 1%)"}
 
 
 def test_a_faithful_statement(get, checker, knowledge_base):
@@ -475,6 +507,34 @@ def test_every_caveat_term_is_defined_at_the_namespace(get):
     defined = {node["@id"].split(":", 1)[1] for node in terms["@graph"]}
     assert defined == set(TERMS) and caveat_terms(review) <= defined
     assert terms["@context"]["caveat"] == review["@context"]["caveat"]
+
+
+@pytest.mark.parametrize("path", ["/-/check", "/-/check.jsonld"])
+def test_a_cross_site_form_without_the_token_is_refused(datasette, loop, get, path):
+    # What a page on another site can make a visitor's browser send: a form without Caveat's cookie (SameSite=Lax
+    # keeps it home) or without the token. Datasette's own CSRF check lets a POST without any cookie through.
+    async def forged():
+        cookie = (await datasette.client.get("/-/check")).cookies["ds_csrftoken"]
+        return [await datasette.client.post(path, data={"text": DROPS_NUDGE}),
+                await datasette.client.post(path, data={"text": DROPS_NUDGE, "csrftoken": "guess"}),
+                await datasette.client.post(path, data={"text": DROPS_NUDGE, "csrftoken": cookie})]
+
+    for response in loop.run_until_complete(forged()):
+        assert response.status_code == 403, (path, response.status_code, response.text[:200])
+    assert get(check_url(DROPS_NUDGE, path)).status_code == 200  # links still work without a token
+
+
+@pytest.mark.parametrize("path", ["/-/check.json", "/-/check.jsonld"])
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None])
+def test_the_api_takes_posted_json_only(post, path, kind):
+    body = json.dumps({"text": DROPS_NUDGE}).encode()
+    if kind == "application/x-www-form-urlencoded" and path.endswith(".jsonld"):
+        return  # the page's own ClaimReview form: covered by the CSRF test above
+    response = post(path, content=body, headers={"content-type": kind} if kind else {})
+    answer = response.json()
+    assert response.status_code == 415 and answer["error"]["code"] == "unsupported_media_type"
+    assert "application/json" in answer["error"]["message"]
+    assert post(path, content=body, headers={"content-type": "application/json; charset=utf-8"}).status_code == 200
 
 
 def test_claimreview_by_post(post):

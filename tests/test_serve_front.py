@@ -69,6 +69,39 @@ def test_home_page_is_caveats_front_door(get):
     assert page.index('href="/-/check"') < page.index('href="/kb/edges"')
 
 
+def test_home_page_lists_every_table_and_the_license_once(get, built_db):
+    import sqlite3
+
+    page = get("/").text
+    with sqlite3.connect(built_db) as conn:
+        tables = [r[0] for r in conn.execute("select name from sqlite_master where type in ('table', 'view') "
+                                             "and name not like 'sqlite_%' and name not like '%_fts%'")]
+    assert "changes" in tables
+    for table in tables:
+        assert f'href="/kb/{table}"' in page, table
+    assert page.count("Data license") == 1
+    description = re.search(r'<ul class="caveat-queries">(.*?)</ul>', page, re.S).group(1)
+    assert "`" not in description  # descriptions are plain text: a backtick showed as a backtick
+
+
+@pytest.mark.parametrize("path, column, arrow, caption", [("/kb/changes", "date", "▼", "sorted by date descending"),
+                                                           ("/kb/claims", "id", "▲", "sorted by id"),
+                                                           ("/kb/claims?_sort_desc=value", "value", "▼", "descending")])
+def test_the_sort_arrow_agrees_with_the_caption(get, path, column, arrow, caption):
+    page = get(path).text
+    assert caption in page and f">{column}&nbsp;{arrow}</a>" in page
+    assert page.count("&nbsp;▲") + page.count("&nbsp;▼") == 1
+
+
+@pytest.mark.parametrize("path", ["/", "/-/check", "/-/graph", "/kb/claims", "/site/"])
+def test_the_footer_names_datasettes_version_on_every_page(get, path):
+    from datasette.version import __version__
+
+    page = get(path).text
+    if "Powered by" in page:  # the site's pages have the site's own footer
+        assert f'title="Datasette v{__version__}"' in page, path
+
+
 @pytest.mark.parametrize("path", ["/", "/kb", "/kb/claims", "/kb/claims/o1card-oversight", "/-/check",
                                   "/-/graph", "/-/graph/o1card-oversight", "/kb/claims_under_condition?key=goal_nudge&value="])
 def test_every_page_has_the_navigation_bar_with_root_relative_links(get, path):

@@ -96,6 +96,29 @@ def test_sql_that_would_build_a_huge_value_is_refused(app, query):
     assert status == 400 and b"too big" in body, body[:300]
 
 
+@pytest.mark.parametrize("query", ["select length(printf('%.*c', 1000000000, 'x'))",
+                                   "select format('%.*c', '1000000000', 'x')", "select printf('%.1000000000c', 'x')",
+                                   "select printf('%*s', 2000000000, '')"])
+def test_sql_whose_one_function_call_would_loop_a_billion_times_is_refused(app, query):
+    # SQLite's printf loops over its precision inside one VM step, where the time limit cannot stop it (it ran
+    # 4-12 s, then answered 200 with NULL); the width or precision is now checked against the length limit first.
+    status, _headers, body = request(app, "GET", sql(query))
+    assert status == 400 and b"too big" in body, body[:300]
+
+
+def test_printf_within_the_limits_is_sqlites_own():
+    import sqlite3
+
+    from kb.publish.security import prepare_connection
+
+    plain, guarded = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    prepare_connection(guarded)
+    for query in ["select printf('%.1f%% of %d %s', 0.051, 100, 'runs')", "select format('%5d|%-4s|%%', 3, 'ab')",
+                  "select printf('%.*c', 4, 'x')", "select printf('%*d', 2, 1000000000)", "select printf(NULL)",
+                  "select printf('%s|%q|%w', 'a', 'it''s', 'b\"c')", "select printf('%!.3g %x %o', 1.23456, 255, 8)"]:
+        assert guarded.execute(query).fetchone() == plain.execute(query).fetchone(), query
+
+
 def test_ordinary_sql_still_works_under_the_limits(app):
     status, _headers, body = request(app, "GET", sql("select count(*) as n, length(group_concat(quote, ' ')) as chars "
                                                      "from claims") + "&_shape=array")
@@ -127,11 +150,61 @@ def test_client_mistakes_get_4xx_and_leave_no_traceback_in_the_log(app, capfd, c
     assert "Traceback" not in log and "most recent call last" not in log, log[:2000]
 
 
+UNREADABLE_ADDRESSES = ["/site/%00", "/site/index.html%00.js", "/site/" + "a" * 300, "/site/" + "a" * 5000,
+                        "/site/" + "a/" * 2500, "/site/%00.json", "/-/graph/%00"]
+
+
+@pytest.fixture(scope="module")
+def site_app(served_files, tmp_path_factory):
+    """The app serving a (tiny) explainer site, as `kb serve` does."""
+    site = tmp_path_factory.mktemp("site")
+    (site / "index.html").write_text("<p>The site</p>")
+    (site / "404.html").write_text("<p>No such page</p>")
+    ds = Datasette(immutables=[str(served_files.database)], inspect_data=json.loads(served_files.inspect.read_text()),
+                   metadata=metadata(site), settings=settings())
+    asyncio.run(ds.invoke_startup())
+    return ds.app(), site
+
+
+def compound_key_tables(served_files) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(served_files.database) as conn:
+        tables = [row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")]
+        return [t for t in tables if sum(c[5] > 0 for c in conn.execute(f"pragma table_info([{t}])")) > 1]
+
+
+def test_unreadable_addresses_are_404s_without_traceback_or_server_path(site_app, served_files, capfd, caplog):
+    app, site = site_app
+    caplog.set_level(logging.INFO)
+    tables = compound_key_tables(served_files)
+    assert {"changes", "contrasts", "claim_context"} <= set(tables)
+    addresses = UNREADABLE_ADDRESSES + [f"/kb/{table}/1" for table in tables] + [f"/kb/{t}/1.json" for t in tables]
+    for path in addresses:
+        status, _headers, body = request(app, "GET", path)
+        assert status == 404, (path[:80], status, body[:300])
+        assert b"Traceback" not in body and str(site).encode() not in body and str(ROOT).encode() not in body
+        assert b"/tmp/" not in body and b"Errno" not in body, body[:300]
+    assert request(app, "GET", "/site/")[0] == 200  # the site itself is still served
+    captured = capfd.readouterr()
+    log = captured.out + captured.err + caplog.text
+    assert "Traceback" not in log and "most recent call last" not in log, log[:2000]
+
+
 def test_allowed_methods_still_work(app):
     assert request(app, "GET", "/kb/claims")[0] == 200
     assert request(app, "HEAD", "/-/graph.json")[0] == 200
     status, headers, _body = request(app, "OPTIONS", "/-/check.json")
     assert status != 405
+
+
+@pytest.mark.parametrize("path", ["/", "/kb", "/kb/claims", "/kb/claims/o1card-oversight", "/-/check", "/-/check.json",
+                                  "/-/graph.json", "/site/", "/no/such/page", "/kb.json?sql=select+1"])
+def test_options_answers_the_same_way_on_every_route(app, path):
+    status, headers, body = request(app, "OPTIONS", path)
+    assert status == 204 and body == b"" and "access-control-allow-origin" not in headers
+    expected = "GET, HEAD, OPTIONS, POST" if path.startswith("/-/check") else "GET, HEAD, OPTIONS"
+    assert headers["allow"] == expected and headers["x-content-type-options"] == "nosniff"
 
 
 # ---------------------------------------------------------------- headers, redirects, paths
@@ -220,11 +293,11 @@ def test_a_full_queue_answers_429_with_retry_after(app, checker, monkeypatch):
         await batch
         return refused, page
 
-    (status, headers, body), (page_status, page_headers, _page) = asyncio.run(scenario())
+    (status, headers, body), (page_status, _page_headers, _page) = asyncio.run(scenario())
     answer = json.loads(body)
     assert status == 429 and int(headers["retry-after"]) >= 1
     assert answer["error"]["code"] == "busy" and answer["status"] == 429
-    assert page_status == 429 and int(page_headers["retry-after"]) >= 1
+    assert page_status == 200  # one-line checks queue in a lane of their own: a full batch lane never refuses them
 
 
 @pytest.mark.slow
@@ -321,3 +394,31 @@ def test_the_pool_serves_short_checks_first_without_starving_batches():
     runs = "".join("b" if kind == "batch" else "s" for kind in order[:last_batch]).split("b")
     assert max(len(run) for run in runs) == SHORT_BURST  # ... but the batch gets a piece every SHORT_BURST of them
     assert order.count("batch") == 3 and pool.pieces_done == 14
+
+
+def test_queued_batches_never_refuse_a_one_line_check_which_has_its_own_cap():
+    import threading
+
+    from kb.publish.check_pool import FairPool, PoolBusy
+
+    pool, gate = FairPool(workers=1, piece=8, max_queued=400, max_queued_short=3), threading.Event()
+
+    def work(piece):
+        gate.wait()
+        return piece
+
+    async def scenario():
+        batches = [asyncio.create_task(pool.run(work, list(range(100)))) for _ in range(4)]  # the batch lane is full
+        while pool.queued < 400:
+            await asyncio.sleep(0.001)
+        later = []
+        for items in ([0] * 100, [0], [1], [2], [3]):  # a fifth batch, then one-line checks past the short cap
+            later.append(asyncio.create_task(pool.run(work, items)))
+            await asyncio.sleep(0.01)
+        gate.set()
+        outcomes = await asyncio.gather(*later, return_exceptions=True)  # PoolBusy is raised at once, not waited for
+        await asyncio.gather(*batches)
+        return ["busy" if isinstance(o, PoolBusy) else o for o in outcomes]
+
+    outcomes = asyncio.run(scenario())
+    assert outcomes == ["busy", [0], [1], [2], "busy"]  # the fifth batch and the fourth short check are refused

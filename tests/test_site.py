@@ -394,6 +394,51 @@ def test_chart_headings_are_short_and_unique(knowledge_base):
     assert max(len(t) for t in titles.values()) <= 100, max(titles.values(), key=len)  # they were up to 170
 
 
+def test_a_row_heading_names_only_what_both_of_its_bars_share(knowledge_base):
+    # The anti-scheming chart pairs "rate before training" with "rate before -> after training": the heading over
+    # each row was the first claim's measure, so both bars read as "before".
+    from kb.publish.sitegen.contrast_charts import chart_svg, chart_table, contrast_charts
+
+    site = site_data(knowledge_base)
+    chart = next(c for c in contrast_charts(knowledge_base) if c.id.startswith("anti-scheming-before-training-vs"))
+    svg = chart_svg(site, chart, "charts.md")
+    groups = re.findall(r'<text class="group"[^>]*>([^<]*)</text>', svg)
+    assert groups == ["Covert action"], groups
+    assert "before -&gt; after" in chart_table(site, chart, "charts.md")  # the table still gives each measure
+
+
+def test_the_scan_charts_key_labels_end_before_its_strips():
+    # "Dropped: Allow-shutdown instructi…" ran 30 px into the first week's strip.
+    from kb.publish.sitegen import scan_charts
+
+    weeks = [("2025-W02", 3, 2, {"shutdown_instruction": 0.5}), ("2025-W03", 1, 1, {"shutdown_instruction": 1.0})]
+    svg = scan_charts.scan_chart("s", "c", weeks, ["shutdown_instruction"], lambda _key: "Allow-shutdown instruction")
+    labels = re.findall(r'<text x="(\d+)" y="\d+"><title>[^<]*</title>([^<]*)</text>', svg)
+    strips = [float(x) for x in re.findall(r'<rect x="([\d.]+)"[^>]*fill-opacity', svg)]
+    assert labels and strips
+    for x, text in labels:
+        assert int(x) + len(text) * charts.CHAR_W <= min(strips), text
+
+
+def test_a_value_label_that_would_pass_the_right_edge_is_drawn_inside_its_bar():
+    # "94.5% (secondary, not verified)" at the end of a long bar was cut off by the chart's edge.
+    label = "94.5% (secondary, not verified)"
+    svg = charts.bar_chart("c", "t", "d", ["a", "b"], [charts.Row("g", "m", (charts.Bar(0.945, label), charts.Bar(0.1, "10%")))],
+                           "Share", "Model")
+    inside = re.search(rf'<text x="([\d.]+)" y="\d+" text-anchor="end"[^>]*>{re.escape(label)}</text>', svg)
+    assert inside and float(inside.group(1)) <= charts.WIDTH - charts.PAD
+    assert re.search(r'<text x="[\d.]+" y="\d+">10%</text>', svg)  # short bars keep their label after the bar
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "site").glob("*.md")))
+def test_no_page_hard_codes_a_servers_address(knowledge_base, name):
+    # The site is served by kb serve on any address, or by another static host: "127.0.0.1:8001" was wrong there.
+    site = site_data(knowledge_base)
+    charts_found = {chart.id: chart for chart in contrast_charts(knowledge_base)}
+    text = expand(site, name, (ROOT / "site" / name).read_text(encoding="utf-8"), charts_found, name)
+    assert not re.search(r"127\.0\.0\.1|localhost|:8001\b", text), re.search(r".{60}(127\.0\.0\.1|localhost).{20}", text)
+
+
 def test_ledger_shows_human_labels_only_without_checker_tables(tmp_path, knowledge_base):
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()

@@ -85,3 +85,23 @@ def test_chart_renders_with_its_bars(page, served):
     assert box and box["width"] > 300 and box["height"] > 100
     assert chart.locator("rect").count() >= 10  # two bars for each of the five models
     screenshot(page, "site-charts.png")
+
+
+def test_the_ledgers_distortion_table_shows_all_its_columns_at_1280_px(page, served):
+    # A claim with no single number shows the source's sentence as its value; kept on one line, it stretched the
+    # Value column to 746 px and only 2 of the 6 columns were on screen.
+    page.goto(served + "ledger/")
+    table = page.locator("h2#distortion-by-claim ~ .md-typeset__scrollwrap table, h2#distortion-by-claim ~ table").first
+    headers = table.locator("thead th")
+    assert headers.count() >= 5
+    for index in range(headers.count()):
+        box = headers.nth(index).bounding_box()
+        assert box and box["x"] + box["width"] <= 1280, (headers.nth(index).inner_text(), box)
+
+
+def test_no_chart_text_runs_past_the_charts_edge(page, served):
+    page.goto(served + "charts/")
+    clipped = page.evaluate("""() => [...document.querySelectorAll('svg.chart')].flatMap(svg =>
+        [...svg.querySelectorAll('text')].filter(t => { const b = t.getBBox(); return b.x + b.width > svg.viewBox.baseVal.width + 1; })
+            .map(t => t.textContent))""")
+    assert clipped == []

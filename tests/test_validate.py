@@ -57,6 +57,18 @@ def test_each_broken_fixture_is_reported_at_its_line(tmp_path, fixture):
         assert problem.fix, problem
 
 
+@pytest.mark.parametrize("damage", ["\x01", "\x00", "\ufeff\x7f"])
+def test_one_unreadable_file_is_one_problem_not_a_cascade(tmp_path, damage):
+    # Statements citing the claims of a file that cannot be read are not "dangling": they are unchecked until the
+    # file reads again (a control character once gave 95 follow-on errors after the real one).
+    root = tiny_kb(tmp_path / "kb")
+    claims = root / "claims" / "tiny-paper-2024.yaml"
+    text = claims.read_text(encoding="utf-8")
+    claims.write_text(text.replace("claims:", f"claims: # {damage}", 1), encoding="utf-8")
+    _kb, problems = load_knowledge_base(root)
+    assert [(p.file, p.code) for p in problems] == [("claims/tiny-paper-2024.yaml", "E001")], [str(p) for p in problems]
+
+
 def test_problems_are_sorted_and_collected_across_files(tmp_path):
     root = tiny_kb(tmp_path / "kb")
     for name in ("E013-bad-enum.yaml", "E030-out-of-range.yaml", "E020-unknown-model.yaml"):

@@ -97,6 +97,9 @@ def _clean_text(text, notices: list) -> str:
                          "statement (a post, a headline, a paragraph) at a time")
     if _looks_binary(text):
         raise InputError("binary", "the input looks like binary data, not text")
+    text = without_format_characters(text)
+    if not text.strip():
+        raise InputError("empty", "the text holds only invisible characters; give the statement to check")
     if TAG.search(text) and re.search(r"<(p|div|span|a|br|b|i|em|strong|script|style|html|body|h\d|li)\b", text, re.I):
         text = strip_html(text)
         notices.append("HTML markup was removed; only the text was checked")
@@ -105,6 +108,16 @@ def _clean_text(text, notices: list) -> str:
         notices.append("the text does not look like English; Caveat checks English statements only")
         return ""
     return text
+
+
+def without_format_characters(text: str) -> str:
+    """The text without Unicode format characters (category Cf: zero-width space and joiners, soft hyphen,
+    direction marks, byte-order mark). They are invisible, so a reader sees "5%" where the text has "5\u200b%";
+    left in, they split numbers and words and change the verdict. The one normalisation the checker, the server
+    and `kb scan`'s gate all use."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if ch.isascii() or unicodedata.category(ch) != "Cf")
 
 
 def _looks_binary(text: str) -> bool:

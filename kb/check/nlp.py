@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import warnings
 
 import spacy
 from spacy.language import Language
 from spacy.pipeline import Lemmatizer
+from spacy.tokens import Doc
 
 import kb.check.quantities  # noqa: F401  (registers the caveat_quantities component)
 from kb import schema
@@ -157,6 +159,41 @@ def removal_anaphora(lex) -> list[str]:
         for pointer in lex.pointers:
             phrases += [f"{head} {pointer} {' '.join(particle)}", f"{verb} {pointer}"] if particle else [f"{verb} {pointer}"]
     return phrases
+
+
+# ---------------------------------------------------------------- a bounded amount of work per text
+
+# spaCy's tokenizer searches a whitespace-free run for prefixes and suffixes again after each one it strips, so its
+# work grows with the square of the run's length: 20,000 emoji or '!?' took 50-80 s. Runs are cut into pieces of
+# MAX_RUN characters first (a word or a URL is shorter; no cue or number is longer), which keeps the work linear.
+MAX_RUN = 100
+LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}")
+# The tokens of one text the pipeline runs over: a 20,000-character article has about 5,000; only a text of
+# symbols or one-letter words has more, and nothing past this many is a report anyone reads.
+MAX_TOKENS = 10_000
+
+
+def tokenise(nlp, text: str) -> tuple[Doc, int]:
+    """(the text's Doc, ready for nlp.pipe, and how many tokens it had): whitespace-free runs longer than MAX_RUN
+    are tokenised in pieces (the Doc's text is still exactly the text), and a Doc over MAX_TOKENS tokens is cut
+    there."""
+    if LONG_RUN.search(text) is None:
+        doc = nlp.make_doc(text)
+    else:
+        doc = Doc.from_docs([nlp.make_doc(piece) for piece in _pieces(text)], ensure_whitespace=False)
+    tokens = len(doc)
+    return (doc[:MAX_TOKENS].as_doc() if tokens > MAX_TOKENS else doc), tokens
+
+
+def _pieces(text: str) -> list[str]:
+    """The text in consecutive pieces: what lies between long runs, and each long run in MAX_RUN-character parts."""
+    pieces, start = [], 0
+    for run in LONG_RUN.finditer(text):
+        pieces.append(text[start:run.start()])
+        pieces += [text[i:min(i + MAX_RUN, run.end())] for i in range(run.start(), run.end(), MAX_RUN)]
+        start = run.end()
+    pieces.append(text[start:])
+    return [piece for piece in pieces if piece]
 
 
 def build_nlp(kb) -> Language:

@@ -47,7 +47,8 @@ def _finding_lines(finding: dict, kb) -> list[str]:
     number = finding["number"]
     metric = _metric(finding, kb)
     if finding.get("reported_value") is not None:  # written as the web writes it: "5%", not "0.05"
-        lines.append(f"    number: {format_number(finding['reported_value'], metric)} {NUMBER_WORDS[number]}"
+        reported = format_number(finding["reported_value"], metric, finding.get("reported_bound"))
+        lines.append(f"    number: {reported} {NUMBER_WORDS[number]}"
                      + (f" (source: {format_number(finding['value'], metric)})"
                         if finding.get("value") is not None and number != "match" else ""))
     if finding["missing_context"]:

@@ -18,6 +18,7 @@ SERIES_COLOURS = ("#1e3a8a", "#c2410c", "#047857", "#6d28d9")  # all >= 4.5:1 ag
 WIDTH, PAD, LABEL_W, VALUE_W = 780, 10, 220, 150
 BAR_H, BAR_GAP, ROW_GAP, GROUP_H, LEGEND_H, AXIS_H = 13, 2, 8, 26, 20, 46
 LABEL_CHARS = 32
+CHAR_W = 7.2  # the widest a 13px sans-serif character usually is, in px: enough to tell whether a label fits
 STYLE = ("<style>.chart text{font:13px sans-serif;fill:#111827}.chart .group{font-weight:bold}"
          ".chart .grid{stroke:#d1d5db;stroke-width:1}.chart .axis{stroke:#374151;stroke-width:1}"
          ".chart .rows{font-style:italic;fill:#374151}.chart a:hover rect{opacity:.8}</style>")
@@ -83,6 +84,11 @@ def _bar(bar: Bar | None, index: int, y: float, scale: _Scale) -> str:
     if bar.href:
         rect = f'<a href="{escape(bar.href)}">{rect}</a>'
     label_x = max(x1, scale.x(0)) + 4
+    if label_x + len(bar.label) * CHAR_W > WIDTH - PAD and width > len(bar.label) * CHAR_W + 8:
+        # Past the chart's right edge it would be cut off ("94.5% (secondary, not verified)"): inside the bar's
+        # end instead, in white (every series colour has at least 4.5:1 contrast with it).
+        return rect + (f'<text x="{x1 - 4:.1f}" y="{y + BAR_H - 3:.0f}" text-anchor="end" fill="#ffffff" '
+                       f'style="fill:#ffffff">{escape(bar.label)}</text>')
     return rect + f'<text x="{label_x:.1f}" y="{y + BAR_H - 3:.0f}">{escape(bar.label)}</text>'
 
 

@@ -37,6 +37,9 @@ def openapi() -> dict:
     busy = {"description": "Too many statements are waiting; try again after Retry-After seconds.",
             "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
             "content": {"application/json": {"schema": problem}}}
+    not_json = {"description": "The body is not sent as JSON (content-type application/json): refused, so that pages "
+                                "on other sites cannot make their visitors' browsers send checks.",
+                "content": {"application/json": {"schema": problem}}}
     one = {"description": "The statement's result.", "content": {"application/json": {"schema": result}}}
     many = {"description": "One result per statement, in order (a statement that cannot be checked has `error`).",
             "content": {"application/json": {"schema": {"oneOf": [result, {"type": "array", "items": result}]}}}}
@@ -59,7 +62,7 @@ def openapi() -> dict:
                     "responses": {"200": one, "400": refused, "429": busy}},
             "post": {"operationId": "checkMany", "summary": "Check one statement or a batch",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-                     "responses": {"200": many, "400": refused, "429": busy}}}},
+                     "responses": {"200": many, "400": refused, "415": not_json, "429": busy}}}},
     }
 
 

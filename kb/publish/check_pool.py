@@ -7,8 +7,9 @@ pieces of batches are taken in turn, round robin, and every SHORT_BURST short pi
 when short checks keep coming, so neither kind starves. A one-line check that arrives while 100-statement
 batches run waits for the pieces already running (one per thread), not for the batches.
 
-The queue is bounded: when more than MAX_QUEUED statements wait, a request is refused at once with `PoolBusy`
-(the API answers 429 with `Retry-After`), instead of waiting without limit while memory grows.
+The queue is bounded, per lane: when more than MAX_QUEUED statements of batches wait, a batch is refused at once
+with `PoolBusy` (the API answers 429 with `Retry-After`), instead of waiting without limit while memory grows; one-line
+checks have a cap of their own (MAX_QUEUED_SHORT statements), so queued batches never refuse a one-line check.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from collections import deque
 from collections.abc import Callable
 
 PIECE = 8  # statements per unit of work: one encode each, short enough that a waiting check is soon served
-MAX_QUEUED = 400  # statements waiting in all (four full batches): beyond this a request is refused with 429
+MAX_QUEUED = 400  # statements of batches waiting (four full batches): beyond this a batch is refused with 429
+MAX_QUEUED_SHORT = 200  # statements of one-piece requests waiting: a lane of its own, so batches never fill it
 SHORT_BURST = 4  # short pieces taken in a row, at most, while a batch waits
 
 
@@ -42,6 +44,7 @@ class PoolBusy(Exception):
 class _Request:
     def __init__(self, work: Callable, pieces: list, loop):
         self.work, self.pieces, self.loop = work, pieces, loop
+        self.short = len(pieces) == 1  # one piece: a one-line check (or a handful), served in the short lane
         self.futures = [loop.create_future() for _ in pieces]
         self.next = 0
 
@@ -51,14 +54,16 @@ class _Request:
 
 
 class FairPool:
-    def __init__(self, workers: int | None = None, piece: int = PIECE, max_queued: int = MAX_QUEUED):
-        self.workers, self.piece, self.max_queued = workers or default_workers(), piece, max_queued
+    def __init__(self, workers: int | None = None, piece: int = PIECE, max_queued: int = MAX_QUEUED,
+                 max_queued_short: int = MAX_QUEUED_SHORT):
+        self.workers, self.piece = workers or default_workers(), piece
+        self.max_queued, self.max_queued_short = max_queued, max_queued_short
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._short: deque[_Request] = deque()  # requests of one piece
         self._long: deque[_Request] = deque()  # batches, served round robin
         self._short_streak = 0
-        self._queued = 0  # statements not yet finished
+        self._waiting = {True: 0, False: 0}  # statements not yet finished, per lane (short: True, batches: False)
         self._seconds_per_statement = 0.05  # a running estimate, for Retry-After
         self._threads: list[threading.Thread] = []
         self.pieces_done = 0  # for tests and benchmarks: work counted, not timed
@@ -70,11 +75,12 @@ class FairPool:
         loop = asyncio.get_running_loop()
         request = _Request(work, [items[i:i + self.piece] for i in range(0, len(items), self.piece)], loop)
         with self._ready:
-            if self._queued and self._queued + len(items) > self.max_queued:
-                raise PoolBusy(self._queued, self._retry_after())
+            waiting, cap = self._waiting[request.short], self.max_queued_short if request.short else self.max_queued
+            if waiting and waiting + len(items) > cap:
+                raise PoolBusy(waiting, self._retry_after())
             self._start_threads()
-            self._queued += len(items)
-            (self._short if len(request.pieces) == 1 else self._long).append(request)
+            self._waiting[request.short] += len(items)
+            (self._short if request.short else self._long).append(request)
             self._ready.notify()
         try:
             done = await asyncio.gather(*request.futures)
@@ -86,10 +92,11 @@ class FairPool:
 
     @property
     def queued(self) -> int:
-        return self._queued
+        """Statements not yet finished, in both lanes."""
+        return sum(self._waiting.values())
 
     def _retry_after(self) -> int:
-        return max(1, math.ceil(self._queued * self._seconds_per_statement / self.workers))
+        return max(1, math.ceil(self.queued * self._seconds_per_statement / self.workers))
 
     def _start_threads(self):
         while len(self._threads) < self.workers:
@@ -111,7 +118,7 @@ class FairPool:
                 index = request.next
                 request.next += 1
                 if request.abandoned:
-                    self._queued -= sum(len(p) for p in request.pieces[index:])
+                    self._waiting[request.short] -= sum(len(p) for p in request.pieces[index:])
                     continue
                 if request.next < len(request.pieces):
                     line.append(request)
@@ -130,7 +137,7 @@ class FairPool:
                 outcome, failed = None, exc
             seconds = time.perf_counter() - start
             with self._lock:
-                self._queued -= len(piece)
+                self._waiting[request.short] -= len(piece)
                 self.pieces_done += 1
                 self._seconds_per_statement = 0.8 * self._seconds_per_statement + 0.2 * seconds / len(piece)
             request.loop.call_soon_threadsafe(_settle, future, outcome, failed)

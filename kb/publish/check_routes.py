@@ -15,13 +15,16 @@ A single text the checker cannot take (empty, over 20,000 characters, binary, no
 body is still that object, with its `error`. In a batch such an item gets its error object and the rest are
 checked (200). When too many statements wait, any request is a 429 with Retry-After (code `busy`).
 Requests that are not one of the shapes above, or over the batch limits, are a 400
-`{"ok": false, "status": 400, "error": {"code", "message"}}`.
+`{"ok": false, "status": 400, "error": {"code", "message"}}`; a POST whose content-type is not JSON a 415 (code
+`unsupported_media_type`), so no page on another site can make its visitors' browsers send checks. The page's form
+POST needs the CSRF token the page gives it (403 otherwise); GET links need nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import threading
 from pathlib import Path
@@ -231,15 +234,60 @@ def parse_form(body: bytes) -> dict:
         raise BadRequest("not_utf8", "the form data is not valid UTF-8; send the page's form as UTF-8") from None
 
 
+# ---------------------------------------------------------------- cross-site requests
+# A page on another site can make its visitors' browsers POST a form (urlencoded, multipart or text/plain) here,
+# but not a JSON body: that needs a CORS preflight, which this server never answers with permission. So the APIs
+# take POSTed JSON only, and the page's forms must carry the token Datasette sets in its `ds_csrftoken` cookie.
+# Datasette's own CSRF check lets a POST without any cookie through, and its cookie is SameSite=Lax, so a
+# cross-site form arrives without one: the forms here refuse that themselves. GET links (/-/check?text=) need nothing.
+FORM_TYPE = "application/x-www-form-urlencoded"
+CSRF_COOKIE, CSRF_FIELD = "ds_csrftoken", "csrftoken"
+
+
+class Refused(BadRequest):
+    """A request refused for its kind, not its content: a status other than 400."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(code, message)
+        self.status = status
+
+
+def content_type(request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_json_type(kind: str) -> bool:
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+def require_json(request):
+    """415 unless a POST says its body is JSON."""
+    kind = content_type(request)
+    if not is_json_type(kind):
+        raise Refused(415, "unsupported_media_type", f"the body must be JSON, sent with the header "
+                      f"'content-type: application/json' (this request said {kind or 'nothing'!r}); "
+                      "to check a text without JSON, use GET ?text=...")
+
+
+def form_fields(request, body: bytes) -> dict:
+    """The fields of a POSTed page form, once its CSRF token matches the cookie (403 otherwise)."""
+    fields = parse_form(body)
+    token, cookie = fields.get(CSRF_FIELD, ""), request.cookies.get(CSRF_COOKIE, "")
+    if not (token and cookie and secrets.compare_digest(token, cookie)):
+        raise Refused(403, "csrf", "this form can only be sent from Caveat's own check page (its security token is "
+                      "missing or out of date): open /-/check, paste the text and press Check again; links such "
+                      "as /-/check?text=... work without a token")
+    return fields
+
+
 async def page_text(request) -> str | None:
     """The statement a /-/check request carries: ?text= on GET, the form's text field on POST (None: no text)."""
     if request.method != "POST":
         return request.args.get("text")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if content_type != "application/x-www-form-urlencoded":
+    if content_type(request) != FORM_TYPE:
         raise BadRequest("bad_request", "post the page's form (application/x-www-form-urlencoded with a text field); "
                          "for JSON, use /-/check.json")
-    return parse_form(await read_body(request)).get("text")
+    return form_fields(request, await read_body(request)).get("text")
 
 
 # ---------------------------------------------------------------- responses
@@ -275,6 +323,7 @@ async def check_api(datasette, request) -> Response:
 
 async def _api_items(request) -> tuple[list, bool]:
     if request.method == "POST":
+        require_json(request)
         return parse_json_body(await read_body(request))
     if request.method not in ("GET", "HEAD"):
         raise BadRequest("bad_request", f"{request.method} is not supported: use GET ?text= or POST JSON")

@@ -20,8 +20,8 @@ from __future__ import annotations
 from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 
-from kb.publish.check_routes import (BadRequest, CheckerUnavailable, error_json, parse_form, parse_json_body,
-                                     read_body, run_checks)
+from kb.publish.check_routes import (FORM_TYPE, BadRequest, CheckerUnavailable, content_type, error_json,
+                                     form_fields, parse_json_body, read_body, require_json, run_checks)
 from kb.publish.datasette_config import DATABASE
 from kb.publish.views import finding_source
 from kb.publish.web import json_response, no_database, not_found, row_url, served, url_id
@@ -178,9 +178,10 @@ async def check_view(datasette, request) -> Response:
 async def _text_of(request) -> str:
     if request.method != "POST":
         text = request.args.get("text")
-    elif request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        text = parse_form(await read_body(request)).get("text")
+    elif content_type(request) == FORM_TYPE:
+        text = form_fields(request, await read_body(request)).get("text")
     else:
+        require_json(request)
         items, single = parse_json_body(await read_body(request))
         if not single:
             raise BadRequest("bad_request", 'a ClaimReview is of one statement: send {"text": "..."}')

@@ -280,6 +280,7 @@ def canned_queries() -> dict:
             "context is dropped most.", DISTORTION_STATISTICS),
         "claims_reported_over_time": query(
             "How each claim is reported over time",
-            "From corpus scans loaded with `kb build --scan DIR`: per claim and ISO week, how many texts reported it, "
+            "From corpus scans loaded with kb build --scan DIR (without it, kb build loads the small example scan in "
+            "examples/scan/, made from invented texts): per claim and ISO week, how many texts reported it, "
             "how many flagged it, and the share that dropped each key condition.", HOW_CLAIMS_ARE_REPORTED),
     }

@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from datasette import hookimpl
+from datasette.version import __version__ as datasette_version
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import Response, asgi_static
 from jinja2 import ChoiceLoader, FileSystemLoader
@@ -291,14 +292,16 @@ PAGE_TABLES = ("claims", "sources", "statements")  # row pages with Caveat's pan
 @hookimpl
 def extra_template_vars(view_name, database, table, request, datasette):
     async def page_vars():
-        out = {"caveat_nav": navigation(datasette)}
+        # Datasette passes its version to its own views only: the footer of our pages said "Datasette v".
+        out = {"caveat_nav": navigation(datasette), "datasette_version": datasette_version}
         if view_name == "index":
             out["caveat_home"] = {"queries": [{"name": name, "title": query["title"],
                                                "description": query["description"],
                                                "url": datasette.urls.query(DATABASE, name)}
                                               for name, query in canned_queries().items()],
                                   "served": DATABASE in datasette.databases,
-                                  "site": site_folder(datasette) is not None}
+                                  "site": site_folder(datasette) is not None,
+                                  "tables": await all_table_names(datasette)}
         if view_name != "row" or database != DATABASE or table not in PAGE_TABLES or request is None:
             return out
         data = await served(datasette)
@@ -314,6 +317,16 @@ def extra_template_vars(view_name, database, table, request, datasette):
         return out
 
     return page_vars
+
+
+async def all_table_names(datasette) -> dict:
+    """Each served database's tables, then its views, by name (Datasette's internal database left out)."""
+    names = {}
+    for name, db in datasette.databases.items():
+        if name != "_internal":
+            hidden = set(await db.hidden_table_names())
+            names[name] = [t for t in await db.table_names() if t not in hidden] + await db.view_names()
+    return names
 
 
 def navigation(datasette) -> list[dict]:

@@ -7,23 +7,31 @@ pages. It adds, for every request:
   `frame-ancestors`), a Content-Security-Policy that allows only this origin (the pages load nothing from other
   sites), and `Referrer-Policy`;
 - methods: GET, HEAD and OPTIONS everywhere, POST only where something takes it (the check page and API, and
-  Datasette's own `/-/` forms); anything else is a 405 with `Allow`, before any page code runs;
+  Datasette's own `/-/` forms); anything else is a 405 with `Allow`, before any page code runs; OPTIONS is answered
+  here, the same on every path: a 204 with `Allow` (and no CORS permission);
 - no open redirect: a path starting `//` or `/\\` is a 404 (Datasette would redirect `/\\evil.example/` to
   `/\\evil.example`, which browsers read as another site), and no response may redirect to another site;
 - absolute URLs (ClaimReview) from the configured base URL (`kb serve --base-url`, else the address the server
   listens on), never from the request's `Host` header: the scope's host and scheme are replaced by the base URL's;
 - SQLite length limits on every connection, so one expression (`randomblob(1000000000)`) cannot allocate more
-  than a few MB — the SQL time limit cannot stop a single allocation;
-- client mistakes (404s, a bad `_sort`) answered without printing a traceback to the log;
+  than a few MB — the SQL time limit cannot stop a single allocation; and the built-in functions whose work is set
+  by an argument rather than by a value's length (printf's width and precision: `printf('%.*c', 1000000000, 'x')`
+  loops a billion times inside one step, where neither the time limit nor the length limit can stop it) checked
+  before they run;
+- client mistakes (404s, a bad `_sort`) answered without printing a traceback to the log, and any exception a page
+  did not expect answered without a traceback or a server path (a 404 for a request the page cannot read, such as a
+  null byte in a path or a row URL with too few keys; a 500 with a plain message otherwise, logged once);
 - `/-/databases.json` without the database file's absolute path.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import sqlite3
+import threading
 from urllib.parse import urlsplit
 
 import pluggy
@@ -66,9 +74,78 @@ CLIENT_MISTAKES = re.compile(r"^Cannot (sort table by |use _sort and _sort_desc)
 
 @hookimpl
 def prepare_connection(conn):
-    """Bound what one SQL statement can allocate, on every connection Datasette opens."""
+    """Bound what one SQL statement can allocate, and the work of one function call, on every connection Datasette
+    opens."""
+    limit_connection(conn)
+    for name in ARGUMENT_BOUND_FUNCTIONS:
+        conn.create_function(name, -1, bounded_printf, deterministic=True)
+
+
+def limit_connection(conn):
     for limit, value in SQLITE_LIMITS.items():
         conn.setlimit(limit, value)
+
+
+# SQLite's printf (alias format) loops over its width and precision one character at a time, in one VM step, and
+# only then finds the result over the length limit (a billion-character precision: 4-12 s, then NULL). So each
+# call's widths and precisions are read first; within the length limit, SQLite's own printf runs on a private
+# in-memory connection (same limits), so results are exactly SQLite's.
+ARGUMENT_BOUND_FUNCTIONS = ("printf", "format")
+PRINTF_SPEC = re.compile(r"%([-+ #0,!]*)(\*|\d*)(?:\.(\*|\d*))?(l{0,2})(.?)", re.S)
+_printf_connections = threading.local()
+
+
+def printf_sizes(fmt: str, args: tuple) -> list[int]:
+    """Every width and precision a printf format asks for, reading `*` from the arguments in order."""
+    sizes, next_arg = [], 0
+    for match in PRINTF_SPEC.finditer(fmt):
+        if match[5] == "%":
+            continue
+        for part in (match[2], match[3]):
+            if part == "*":
+                value = args[next_arg] if next_arg < len(args) else 0
+                next_arg += 1
+                sizes.append(abs(_sql_integer(value)))
+            elif part:
+                sizes.append(int(part))
+        next_arg += 1  # the value converted
+    return sizes
+
+
+def _sql_integer(value) -> int:
+    """The integer SQLite reads from a value given for `*`: text and blobs by their leading digits."""
+    if isinstance(value, bool) or value is None:
+        return int(value or 0)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else MAX_VALUE_BYTES + 1
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    digits = re.match(r"\s*([-+]?\d+)", value)
+    return int(digits[1][:20]) if digits else 0
+
+
+def bounded_printf(fmt=None, *args):
+    """SQLite's printf, refused as SQLite refuses any other oversized value ("string or blob too big") when a
+    width or precision is over the length limit."""
+    if not isinstance(fmt, str):
+        return _sqlite_printf(fmt, args)
+    if any(size > MAX_VALUE_BYTES for size in printf_sizes(fmt, args)):
+        # Returning a value one byte over the limit makes SQLite raise its own SQLITE_TOOBIG error, so the refusal
+        # reads like every other oversized value's (a Python exception would only say "user-defined function raised
+        # exception"). It costs one 5 MB string, not a billion steps.
+        return "x" * (MAX_VALUE_BYTES + 1)
+    return _sqlite_printf(fmt, args)
+
+
+def _sqlite_printf(fmt, args: tuple):
+    conn = getattr(_printf_connections, "conn", None)
+    if conn is None:
+        conn = _printf_connections.conn = sqlite3.connect(":memory:", check_same_thread=False)
+        limit_connection(conn)
+    placeholders = ", ".join("?" * (len(args) + 1))
+    return conn.execute(f"select printf({placeholders})", (fmt, *args)).fetchone()[0]
 
 
 # ---------------------------------------------------------------- errors without tracebacks
@@ -81,22 +158,60 @@ def startup():
     import datasette.handle_exception as datasette_errors
 
     datasette_errors.rich = None
+    # Its handler also prints the traceback of any other exception; handle_exception below logs those once.
+    datasette_errors.traceback = _NoTracebackPrint
+
+
+class _NoTracebackPrint:
+    @staticmethod
+    def print_exc(*_args, **_kwargs):
+        return None
+
+
+# Exceptions a page raises when the request itself cannot be read as an address of something served: a null byte
+# or an over-long name in a path (ValueError, OSError), a row URL with fewer keys than the table's primary key
+# (sqlite3.ProgrammingError: a parameter left unbound), a lookup of a part the URL does not have (LookupError).
+UNREADABLE_REQUEST = (ValueError, OSError, LookupError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+SERVER_ERROR_TEXT = "The server could not answer this request; the error is logged."
 
 
 @hookimpl
-def handle_exception(request, exception):
-    """Server errors (not client mistakes) are logged once with their traceback; Datasette renders the page.
-
-    Datasette's table view reports a bad `_sort` as a server error (500); it is the request's mistake, so a 400."""
+def handle_exception(datasette, request, exception):
+    """The one place errors become answers. Datasette's own HTTP errors keep their status (a bad `_sort`, which its
+    table view calls a server error, becomes the client's 400); any other exception is answered here without its
+    message, which may hold a traceback or a server path: a 404 when the request could not be read as an address
+    (see UNREADABLE_REQUEST), else a 500. Server errors are logged once with their traceback."""
     from datasette.utils.asgi import Base400
     from datasette.views.base import DatasetteError
 
     if isinstance(exception, DatasetteError) and exception.status == 500 and CLIENT_MISTAKES.match(exception.message):
         exception.status = 400
-    status = getattr(exception, "status", 500) if isinstance(exception, (Base400, DatasetteError)) else 500
-    if status >= 500:
-        log.error("error answering %s %s", request.method, request.path, exc_info=exception)
-    return None
+    if isinstance(exception, (Base400, DatasetteError)):
+        if getattr(exception, "status", 500) >= 500:
+            log.error("error answering %s %s", request.method, request.path, exc_info=exception)
+        return None  # Datasette renders its own page
+    if isinstance(exception, UNREADABLE_REQUEST):
+        log.info("404 for %s %.200r: %s", request.method, request.path, type(exception).__name__)
+        return _error_page(datasette, request, 404, NOT_FOUND_TEXT)
+    log.error("error answering %s %s", request.method, request.path, exc_info=exception)
+    return _error_page(datasette, request, 500, SERVER_ERROR_TEXT)
+
+
+def _error_page(datasette, request, status: int, message: str):
+    """Datasette's error page (or its JSON for .json addresses) with our message and no exception text."""
+    from datasette.utils.asgi import Response
+
+    info = {"ok": False, "error": message, "status": status, "title": None}
+
+    async def render():
+        if request.path.endswith(".json"):
+            return Response.json(info, status=status)
+        template = datasette.jinja_env.select_template([f"{status}.html", "error.html"])
+        html = await template.render_async({**info, "urls": datasette.urls, "app_css_hash": datasette.app_css_hash(),
+                                            "menu_links": lambda: []})
+        return Response.html(html, status=status)
+
+    return render
 
 
 # ---------------------------------------------------------------- the ASGI layer
@@ -134,7 +249,7 @@ def _off_site(location: bytes) -> bool:
 
 async def _plain(send, status: int, text: str, headers: dict | None = None):
     body = text.encode("utf-8")
-    head = {"content-type": "text/plain; charset=utf-8", **SECURITY_HEADERS, **(headers or {})}
+    head = {**({"content-type": "text/plain; charset=utf-8"} if body else {}), **SECURITY_HEADERS, **(headers or {})}
     await send({"type": "http.response.start", "status": status,
                 "headers": [(k.encode(), v.encode()) for k, v in head.items()]})
     await send({"type": "http.response.body", "body": body})
@@ -156,6 +271,8 @@ def wrap(app):
         if path.startswith((b"//", b"/\\")):
             return await _plain(send, 404, NOT_FOUND_TEXT)
         allowed = allowed_methods(scope.get("path", ""))
+        if scope.get("method") == "OPTIONS":  # answered here, the same way everywhere (pages answered it each their own)
+            return await _plain(send, 204, "", {"allow": ", ".join(allowed)})
         if scope.get("method") not in allowed:
             return await _plain(send, 405, f"Method {scope.get('method')} is not allowed here; allowed: "
                                 f"{', '.join(allowed)}.", {"allow": ", ".join(allowed)})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from kb.format import NUMBER_WORDS, confidence_words, format_number, format_value
+from kb.format import confidence_words, format_number, format_value, number_words
 from kb.wording import faithful_sentence
 
 # ---------------------------------------------------------------- wording: one home
@@ -61,11 +61,6 @@ class Links(Protocol):
     def graph(self, claim_id: str) -> str | None: ...
     def bibtex(self, source_id: str) -> str | None: ...
     def check(self) -> str: ...
-
-
-def reported_value(value: float, metric: str | None) -> str:
-    """A number a statement reports, written as a claim of that metric writes its own ('5%', not '0.05')."""
-    return format_number(value, metric or "rate")
 
 
 def verification(claim) -> dict:
@@ -258,8 +253,9 @@ def finding_view(kb, finding: dict, links: Links) -> dict:
 def number_view(finding: dict, claim) -> dict:
     """The number status in words, with the reported value written as the claim writes its own."""
     status, reported = finding.get("number"), finding.get("reported_value")
-    shown = reported_value(reported, claim.metric if claim else None) if reported is not None else None
-    return {"status": status, "words": NUMBER_WORDS.get(status, status or ""), "reported": shown}
+    metric = claim.metric if claim else None
+    shown = format_number(reported, metric, finding.get("reported_bound")) if reported is not None else None
+    return {"status": status, "words": number_words(status, claim, finding.get("reported_bound")), "reported": shown}
 
 
 def _missing(kb, claim, key: str) -> dict:

@@ -204,7 +204,7 @@ def stamp(options: ScanOptions, root: Path) -> dict:
     from kb.project import data_hash
 
     return {"text_field": options.text_field, "id_field": options.id_field, "time_field": options.time_field,
-            "knowledge_base": data_hash(root)}
+            "paragraphs": options.paragraphs, "knowledge_base": data_hash(root)}
 
 
 def load_gate(root: Path, knowledge_base=None):

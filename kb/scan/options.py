@@ -31,6 +31,7 @@ class ScanOptions:
     workers: int | None = None  # checker processes (Ray: actors); None: one per two cores, at least one
     batch_size: int = DEFAULT_BATCH
     root: Path | None = None
+    paragraphs: bool = False  # .txt: texts separated by blank lines (else one text per line)
 
     def checker_processes(self) -> int:
         """--workers, or by default one checker per two cores: each uses two threads for the embedding model, and
@@ -40,7 +41,8 @@ class ScanOptions:
         return max(1, (os.cpu_count() or 1) // 2)
 
     def fields(self) -> dict:
-        return {"text": self.text_field, "id": self.id_field, "time": self.time_field}
+        """How records are read: the three field names, and how a .txt file is cut into texts."""
+        return {"text": self.text_field, "id": self.id_field, "time": self.time_field, "paragraphs": self.paragraphs}
 
     def check(self):
         if self.engine not in ("local", "ray"):
@@ -50,9 +52,10 @@ class ScanOptions:
         if self.batch_size < 1:
             raise UsageError(f"--batch-size {self.batch_size} must be at least 1")
         if not self.inputs:
-            raise UsageError("give at least one INPUT: a JSONL (.jsonl, .jsonl.gz), Parquet or CSV file, or a folder")
-        for name, value in self.fields().items():
-            if not value:
+            raise UsageError("give at least one INPUT: a JSONL (.jsonl, .jsonl.gz), Parquet, CSV or text (.txt) file, "
+                             "or a folder")
+        for name in ("text", "id", "time"):
+            if not self.fields()[name]:
                 raise UsageError(f"--{name}-field must not be empty")
 
 
@@ -76,5 +79,10 @@ class ScanReport:
 
     def line(self) -> str:
         rate = self.scanned / self.seconds if self.seconds > 0 else 0.0
-        return (f"scanned {self.scanned:,} texts in {self.seconds:.1f} s ({rate:,.0f} texts/s); "
+        return (f"scanned {self.scanned:,} texts in {self.seconds:.1f} s ({rate_text(rate)} texts/s); "
                 f"{self.passed:,} passed the prefilter; {self.flagged:,} flagged")
+
+
+def rate_text(rate: float) -> str:
+    """A rate with the digits that say something: 1,234 or 12.3 or 0.239 (never "0" for a slow, small scan)."""
+    return f"{rate:,.0f}" if rate >= 100 or rate == 0 else f"{rate:.3g}"

@@ -35,7 +35,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The checker's own word lists (a module of plain data and regular expressions: importing it loads no model).
+# The checker's own normalisation and word lists (modules of plain data and functions: importing them loads no model).
+from kb.check.inputs import without_format_characters
 from kb.check.reports import ARTICLES
 
 
@@ -310,6 +311,7 @@ class Prefilter:
         counts.seen += 1
         if not isinstance(text, str):
             return False
+        text = without_format_characters(text)  # as the checker will see it
         lower = text.lower()
         tokens = set(TOKEN.findall(lower))
         if self.anchors.isdisjoint(tokens):

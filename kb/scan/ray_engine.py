@@ -21,7 +21,7 @@ from pathlib import Path
 
 from kb.scan import output
 from kb.scan.options import ScanOptions, ScanReport, UsageError
-from kb.scan.readers import BadRow, input_files, make_row, rows_from_bytes
+from kb.scan.readers import BadRow, input_files, make_row, rows_from_bytes, unreadable_file
 
 GATE_BATCH = 4096
 
@@ -173,26 +173,31 @@ def _source_datasets(ray, files, fields: dict) -> list:
     from kb.scan.readers import open_binary
 
     shown = {_plain(f.path): f.path for f in files}
-    datasets = []
-    lines = [f.path for f in files if f.format in ("jsonl", "csv")]
+    datasets, unreadable = [], []
+    lines = [f.path for f in files if f.format in ("jsonl", "csv", "txt")]
     if lines:
         datasets.append(ray.data.read_binary_files(lines, include_paths=True).flat_map(
             _Files(fields, shown)))
-    tables = [f.path for f in files if f.format == "parquet"]
-    for path in tables:
-        stream, _raw = open_binary(path)
-        with stream:
-            names = set(pq.read_schema(stream).names)
+    tables = []
+    for path in [f.path for f in files if f.format == "parquet"]:
+        try:
+            stream, _raw = open_binary(path)
+            with stream:
+                names = set(pq.read_schema(stream).names)
+        except Exception as exc:  # noqa: BLE001 - as the local reader: one damaged file is an error row, not the end
+            unreadable.append(output.error_dict(unreadable_file(path, 0, exc)))
+            continue
+        tables.append(path)
         if fields["text"] not in names or fields["id"] not in names:
             missing = fields["text"] if fields["text"] not in names else fields["id"]
             raise UsageError(f"{path}: no column {missing!r} (columns: {', '.join(sorted(names))}); the Ray engine "
                              "needs the text and id columns of Parquet input (--text-field, --id-field)")
     if tables:
-        columns = list(dict.fromkeys(c for c in fields.values()))
+        columns = list(dict.fromkeys(fields[name] for name in ("text", "id", "time")))
         present = [c for c in columns if c in set(pq.read_schema(open_binary(tables[0])[0]).names)]
         datasets.append(ray.data.read_parquet(tables, columns=present, include_paths=True).map_batches(
             _ParquetRows(fields, shown), batch_format="pyarrow"))
-    return datasets
+    return datasets, unreadable
 
 
 def scan_ray(options: ScanOptions) -> ScanReport:
@@ -206,7 +211,9 @@ def scan_ray(options: ScanOptions) -> ScanReport:
         ray = start_ray()
     except ImportError:
         raise UsageError("--engine ray needs Ray: pip install -e '.[scale]'") from None
-    datasets = _source_datasets(ray, files, options.fields())
+    datasets, unreadable = _source_datasets(ray, files, options.fields())
+    if not datasets:  # every input was unreadable: nothing to scan
+        raise UsageError("no input could be read: " + "; ".join(e["message"] for e in unreadable))
     rows = datasets[0].union(*datasets[1:]) if len(datasets) > 1 else datasets[0]
     checked = (rows.map_batches(_gate, fn_kwargs={"root": str(root)}, batch_size=GATE_BATCH, batch_format="pyarrow")
                .map_batches(CheckBatch, fn_constructor_kwargs={"root": str(root)}, concurrency=options.checker_processes(),
@@ -218,7 +225,7 @@ def scan_ray(options: ScanOptions) -> ScanReport:
                         batch_format="pyarrow").write_parquet(f"{out.rstrip('/')}/findings",
                                                               mode=ray.data.SaveMode.OVERWRITE)
     report = ScanReport(out=Path(out) if "://" not in out else None)
-    errors = []
+    errors = list(unreadable)
     for batch in checked.iter_batches(batch_format="pyarrow", batch_size=65536):
         counts = _only(batch, "count", ["scanned", "passed", "flagged"]).to_pydict()
         report.scanned += sum(v or 0 for v in counts["scanned"])

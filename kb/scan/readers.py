@@ -1,4 +1,5 @@
-"""Input rows, one at a time, from JSONL (.jsonl, .ndjson, also .gz), Parquet and CSV files or folders of them.
+"""Input rows, one at a time, from JSONL (.jsonl, .ndjson, also .gz), Parquet, CSV and plain text (.txt: a text per
+line, or per paragraph) files or folders of them.
 
 Every row comes out as a `Row` (file, line, id, date, text) or a `BadRow` (file, line, id, code, message): a bad
 row never stops the file. Lines are parsed here, not by a JSON library's file reader, so one broken line costs
@@ -11,15 +12,17 @@ import csv
 import gzip
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from kb.scan.options import MAX_CHARS, UsageError
+from kb.scan.output import week_of
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".ndjson.gz": "jsonl",
-           ".parquet": "parquet", ".csv": "csv", ".csv.gz": "csv"}
+           ".parquet": "parquet", ".csv": "csv", ".csv.gz": "csv", ".txt": "txt", ".txt.gz": "txt"}
 
 
 class Row(NamedTuple):
@@ -66,7 +69,8 @@ def _filesystem(path: str):
 
 
 def input_files(inputs) -> list[InputFile]:
-    """The files to scan, in a stable order: each file given, and every JSONL, Parquet or CSV file under each folder."""
+    """The files to scan, in a stable order: each file given, and every JSONL, Parquet, CSV or text file under each
+    folder."""
     import pyarrow.fs as pafs
 
     files: list[InputFile] = []
@@ -84,10 +88,10 @@ def input_files(inputs) -> list[InputFile]:
             continue
         fmt = format_of(path)
         if fmt is None:
-            raise UsageError(f"{given}: unknown file type; scan reads .jsonl, .ndjson (also .gz), .parquet and .csv")
+            raise UsageError(f"{given}: unknown file type; scan reads .jsonl, .ndjson (also .gz), .parquet, .csv and .txt")
         files.append(InputFile(given, fmt, info.size or 0, _mtime(info)))
     if not files:
-        raise UsageError(f"no .jsonl, .ndjson, .parquet or .csv files in {', '.join(map(str, inputs))}")
+        raise UsageError(f"no .jsonl, .ndjson, .parquet, .csv or .txt files in {', '.join(map(str, inputs))}")
     return files
 
 
@@ -116,7 +120,9 @@ def make_row(file: str, line: int, record, fields: dict):
         except UnicodeDecodeError as exc:
             return BadRow(file, line, rid, "not_utf8", f"the {fields['text']!r} value is not valid UTF-8 "
                           f"(bad byte at offset {exc.start}); convert the input to UTF-8")
-    if text is None or text == "":
+    if isinstance(text, str) and not text.strip():
+        return BadRow(file, line, rid, "empty_text", f"the {fields['text']!r} value is empty: there is no text to check")
+    if text is None:
         return BadRow(file, line, rid, "no_text", f"no {fields['text']!r} value; give the text field with "
                       f"--text-field (the record has: {', '.join(map(str, list(record)[:8])) or 'nothing'})")
     if not isinstance(text, str):
@@ -126,7 +132,21 @@ def make_row(file: str, line: int, record, fields: dict):
                       f"{MAX_CHARS:,}: split it into statements (posts, paragraphs)")
     if _has_surrogates(text):
         return BadRow(file, line, rid, "not_utf8", "the text holds bytes that are not valid UTF-8; convert the input to UTF-8")
-    return Row(file, line, rid, record.get(fields["time"]), text)
+    date = record.get(fields["time"])
+    if not readable_date(date):
+        return BadRow(file, line, rid, "bad_date", f"the {fields['time']!r} value {str(date)[:60]!r} is not a date; "
+                      "give an ISO date (2025-01-15) or datetime, a Unix time in seconds, or no date")
+    return Row(file, line, rid, date, text)
+
+
+YEAR_OR_MONTH = re.compile(r"^\s*\d{4}(-\d{2})?\s*$")  # a date, but of no single week
+
+
+def readable_date(value) -> bool:
+    """Whether a date value is absent or can be read (as a day, or as a year or month that names no week)."""
+    if value is None or value == "" or week_of(value) is not None:
+        return True
+    return isinstance(value, str) and bool(YEAR_OR_MONTH.match(value))
 
 
 def _has_surrogates(text: str) -> bool:
@@ -159,9 +179,32 @@ def parse_line(file: str, number: int, raw: bytes, fields: dict):
 # ---------------------------------------------------------------- whole files
 
 def read_rows(source: InputFile, fields: dict, position=None):
-    """Every Row and BadRow of one file, in order. `position(done_fraction)` is told how far the file is read."""
-    reader = {"jsonl": _jsonl, "parquet": _parquet, "csv": _csv}[source.format]
-    yield from reader(source, fields, position or (lambda _fraction: None))
+    """Every Row and BadRow of one file, in order. `position(done_fraction)` is told how far the file is read.
+
+    A file that cannot be read on (a broken .gz, a file that is not Parquet) ends with a BadRow naming it, after
+    the rows read before the damage: one corrupt file never stops a scan of many."""
+    reader = {"jsonl": _jsonl, "parquet": _parquet, "csv": _csv, "txt": _txt}[source.format]
+    yield from _until_unreadable(source.path, reader(source, fields, position or (lambda _fraction: None)))
+
+
+def _until_unreadable(path: str, rows):
+    read = 0
+    try:
+        for row in rows:
+            read += 1
+            yield row
+    except UsageError:
+        raise  # the user's options, not the file: the whole scan stops with the fix
+    except Exception as exc:  # noqa: BLE001 - gzip, zlib, pyarrow and the OS each raise their own types
+        yield unreadable_file(path, read, exc)
+
+
+def unreadable_file(path: str, read: int, exc: BaseException) -> BadRow:
+    reason = str(exc).strip() or type(exc).__name__
+    where = "after its first {:,} rows".format(read) if read else "at all"
+    return BadRow(path, None, None, "unreadable_file", f"{path} cannot be read {where} ({type(exc).__name__}: "
+                  f"{reason[:300]}); the rest of it was skipped. Is it damaged, or not the format its name says "
+                  "(.gz, .parquet, .csv, .jsonl)?")
 
 
 def _jsonl(source, fields, position):
@@ -177,12 +220,16 @@ def _jsonl(source, fields, position):
 
 def rows_from_bytes(path: str, data: bytes, fields: dict) -> list:
     """Rows of a whole JSONL or CSV file held in memory (the Ray engine's reader hands files over this way)."""
-    if path.lower().endswith(".gz"):
-        data = gzip.decompress(data)
-    if format_of(path) == "csv":
-        return list(_csv_rows(path, io.BytesIO(data), fields))
-    return [row for number, line in enumerate(data.splitlines(keepends=True), start=1)
-            if (row := parse_line(path, number, line, fields)) is not None]
+    def rows():
+        whole = gzip.decompress(data) if path.lower().endswith(".gz") else data
+        if format_of(path) in ("csv", "txt"):
+            yield from (_csv_rows if format_of(path) == "csv" else _text_rows)(path, io.BytesIO(whole), fields)
+            return
+        for number, line in enumerate(whole.splitlines(keepends=True), start=1):
+            if (row := parse_line(path, number, line, fields)) is not None:
+                yield row
+
+    return list(_until_unreadable(path, rows()))
 
 
 def _parquet(source, fields, position):
@@ -195,7 +242,7 @@ def _parquet(source, fields, position):
         if fields["text"] not in names:
             raise UsageError(f"{source.path}: no column {fields['text']!r} (columns: {', '.join(sorted(names))}); "
                              "name the text column with --text-field")
-        columns = [c for c in dict.fromkeys(fields.values()) if c in names]
+        columns = [c for c in dict.fromkeys(fields[name] for name in ("text", "id", "time")) if c in names]
         total, number = parquet.metadata.num_rows or 1, 0
         for batch in parquet.iter_batches(batch_size=4096, columns=columns):
             for record in batch.to_pylist():
@@ -213,10 +260,53 @@ def _csv(source, fields, position):
                 position(raw.tell() / source.size)
 
 
+def _txt(source, fields, position):
+    stream, raw = open_binary(source.path)
+    with stream:
+        for index, row in enumerate(_text_rows(source.path, stream, fields)):
+            yield row
+            if index % 1024 == 0 and source.size:
+                position(raw.tell() / source.size)
+
+
+def _text_rows(path, stream, fields):
+    """A plain text file's texts: one per line, or with `paragraphs` one per run of lines between blank lines (its
+    lines joined by spaces). A text's id is file:line of its first line; it has no date."""
+    paragraph, first = [], None
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            yield BadRow(path, number, f"{path}:{number}", "not_utf8", f"line {number} is not valid UTF-8 (bad byte "
+                         f"at offset {exc.start}); convert the file to UTF-8")
+            continue
+        if not fields.get("paragraphs"):
+            if line:
+                yield make_row(path, number, {fields["text"]: line}, fields)
+            continue
+        if line:
+            paragraph.append(line)
+            first = first or number
+        elif paragraph:
+            yield make_row(path, first, {fields["text"]: " ".join(paragraph)}, fields)
+            paragraph, first = [], None
+    if paragraph:
+        yield make_row(path, first, {fields["text"]: " ".join(paragraph)}, fields)
+
+
+def _csv_problem(start: int, end: int, exc: csv.Error) -> str:
+    if "unexpected end of data" in str(exc):
+        return (f"line {start} opens a quoted field that is never closed, so lines {start}-{end} (to the end of the "
+                "file) could not be read as rows; close the quote, or double any quote inside a field (\"\")")
+    return f"line {start} cannot be read as CSV ({exc})"
+
+
 def _csv_rows(path, stream, fields):
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
+    # strict: a quote opened and never closed is an error at the end of the file, not the rest of the file
+    # silently read into one text.
+    reader = csv.reader(text, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -234,7 +324,7 @@ def _csv_rows(path, stream, fields):
         except StopIteration:
             return
         except csv.Error as exc:
-            yield BadRow(path, start, f"{path}:{start}", "bad_csv", f"line {start} cannot be read as CSV ({exc})")
+            yield BadRow(path, start, f"{path}:{start}", "bad_csv", _csv_problem(start, reader.line_num, exc))
             start = reader.line_num + 1
             continue
         if values:

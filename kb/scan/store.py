@@ -15,10 +15,15 @@ from pathlib import Path
 from kb.database import Table
 from kb.scan.options import UsageError
 
+# A small scan shipped with the repository, so the scan tables and charts show something after `make run`: made with
+# `kb scan examples/scan/texts.jsonl --out examples/scan/example` from texts written for the example (none is a real
+# post). `kb build` loads it when given no --scan folder of its own.
+EXAMPLE_SCAN = Path("examples") / "scan" / "example"
 UNDATED = "undated"  # the week of texts without a readable date (null in the Parquet summary)
 
 SCAN_TABLES = [
-    Table("scan_runs", "Corpus scans loaded with `kb build --scan DIR`: one row per scan folder.",
+    Table("scan_runs", "Corpus scans loaded with kb build --scan DIR (by default the example scan in examples/scan/, "
+          "made from invented texts): one row per scan folder.",
           [("run_id", str, "The scan's id: its folder's name (with a number when two folders share a name)."),
            ("folder", str, "The scan folder as given to kb build --scan."),
            ("texts", int, "Texts scanned (from the scan's own records; empty for a Ray scan, which keeps none)."),

@@ -123,10 +123,18 @@ def series_labels(site, chart: ContrastChart) -> list[str]:
     return [site.kb.settings[s].label for s in chart.settings]
 
 
-def _group(site, claim) -> str:
-    """'Oversight subversion: disabled oversight' — the measure alone when it already names the behaviour."""
+def _group(site, claim, other) -> str:
+    """'Oversight subversion: disabled oversight' — the measure alone when it already names the behaviour. The
+    heading holds both bars of a row, so it names only what they share: the behaviour alone when the two claims
+    word their measures differently (else the anti-scheming chart's 'before' heading labelled its 'after' bars)."""
     behaviour = site.behaviour_label(claim.behaviour)
+    if claim.measure != other.measure:
+        return behaviour
     return claim.measure if claim.measure.lower().startswith(behaviour.lower()) else f"{behaviour}: {claim.measure}"
+
+
+def _measure(a, b) -> str:
+    return a.measure if a.measure == b.measure else f"{a.measure}; {b.measure}"
 
 
 def _bar(site, claim, from_page: str) -> charts.Bar:
@@ -136,7 +144,7 @@ def _bar(site, claim, from_page: str) -> charts.Bar:
 
 
 def chart_svg(site, chart: ContrastChart, from_page: str) -> str:
-    rows = [charts.Row(_group(site, a), site.model_name(a.model), (_bar(site, a, from_page), _bar(site, b, from_page)))
+    rows = [charts.Row(_group(site, a, b), site.model_name(a.model), (_bar(site, a, from_page), _bar(site, b, from_page)))
             for a, b in chart.pairs]
     series = series_labels(site, chart)
     description = (f"Bar chart, one row per model and measure. Bars compare {series[0]} with {series[1]}. "
@@ -163,7 +171,7 @@ def _same_text(claim) -> bool:
 
 def chart_table(site, chart: ContrastChart, from_page: str) -> str:
     series = [markup.text(s) for s in series_labels(site, chart)]
-    rows = [[markup.text(site.behaviour_label(a.behaviour)), markup.text(a.measure), markup.text(site.model_name(a.model)),
+    rows = [[markup.text(site.behaviour_label(a.behaviour)), markup.text(_measure(a, b)), markup.text(site.model_name(a.model)),
              _cell(site, a, from_page), _cell(site, b, from_page)] for a, b in chart.pairs]
     return markup.table(["Behaviour", "Measure", "Model", *series], rows)
 

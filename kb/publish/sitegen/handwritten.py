@@ -206,8 +206,10 @@ def _record(rtype, record) -> dict:
 def _check_how(site, page, charts):
     """How to run the checker, always both ways: the check page's address and the command."""
     url = markup.html_text(site.check_url)
-    return (f'Paste your draft into the check page, <a href="{url}"><code>{url}</code></a> — <code>make run</code> or '
-            f'<code>kb serve</code> serves it, at http://127.0.0.1:8001{url} by default — or run '
+    # No host or port here: the site is served by `kb serve` on whatever address it was given, or by another host
+    # (mkdocs.yml's extra.caveat.check_url); a link relative to where the page is read always finds it.
+    return (f'Paste your draft into the check page, <a href="{url}"><code>{url}</code></a> on the server that shows '
+            f'this site (<code>make run</code> or <code>kb serve</code> serve both) — or run '
             f'<code>kb check "your sentence"</code> in a terminal (<code>kb check --help</code> lists the options).')
 
 

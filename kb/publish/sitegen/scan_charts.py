@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from html import escape
 
-from kb.publish.charts import SERIES_COLOURS, STYLE
+from kb.publish.charts import CHAR_W, SERIES_COLOURS, STYLE
 from kb.publish.sitegen import markup
 from kb.publish.svg import clip
 
 WIDTH, PAD, LEFT, TOP, PLOT_H, SHARE_H, LABEL_W = 780, 10, 60, 30, 90, 16, 200
 MAX_WEEKS = 60  # the most recent weeks, so a long history stays readable
+KEY_CHARS = int((LABEL_W - 8) // CHAR_W)  # a key's label ends before the strips start
 
 
 def scan_section(site, claim, page) -> str:
@@ -58,10 +59,13 @@ def scan_chart(chart_id: str, claim_id: str, weeks: list, keys: list, key_label)
         x = x0 + week_index * step + step / 2
         parts.append(f'<text x="{x:.1f}" y="{y + 10}" text-anchor="middle">{escape(weeks[week_index][0])}</text>')
     y += 24
+    if keys:  # said once: "Dropped: <key>" on every strip ran past the label column into the strips
+        parts.append(f'<text x="{PAD}" y="{y + 11}" class="rows">Share of each week\'s texts that dropped:</text>')
+        y += SHARE_H
     for k_index, key in enumerate(keys):
         colour = SERIES_COLOURS[(k_index + 1) % len(SERIES_COLOURS)]
         parts.append(f'<text x="{PAD}" y="{y + 11}"><title>{escape(key_label(key))}</title>'
-                     f'Dropped: {escape(clip(key_label(key), 24))}</text>')
+                     f'{escape(clip(key_label(key), KEY_CHARS))}</text>')
         for i, (week, mentions, _flagged, shares) in enumerate(weeks):
             share = shares.get(key, 0.0)
             x, width = x0 + i * step + 1, max(step - 2, 1)

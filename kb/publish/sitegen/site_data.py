@@ -77,7 +77,10 @@ class SiteData:
     def value_cell(self, claim, from_page: str, bold: bool = True) -> str:
         """The value linked to its context card, with a flag when it is not verified."""
         shown = markup.text(format_value(claim))
-        shown = f"**{shown}**" if bold else shown
+        if bold:
+            # A figure stays on one line (site CSS); a claim with no single number shows the source's sentence,
+            # which must wrap, or it stretches the table's column (the ledger's Value column was 746 px wide).
+            shown = f"**{shown}**" if claim.value is not None else f"**{shown}**{{.caveat-wrap}}"
         return markup.link(shown, markup.relative(from_page, self.card_page(claim.id))) + markup.status_flag(claim)
 
     def source_words(self, claim) -> str:
