@@ -207,10 +207,8 @@ def pages_stay_in_one_fold(kb, parts):
 def locked_fold_sealed(kb, parts):
     """The locked fold lives in statements/locked/ and only there: a folder that nothing but `kb eval --locked`
     reads, so no build, page or fit can see it by accident."""
-    from kb.validate import LOCKED_DIR
-
     for statement in kb.statements.values():
-        in_locked_dir = statement.file.startswith(LOCKED_DIR + "/")
+        in_locked_dir = statement.file.startswith(schema.LOCKED_DIR + "/")
         if statement.fold == "locked" and not in_locked_dir:
             yield _problem(statement, "fold", "E060", "fold 'locked', but the statement is outside statements/locked/",
                            "run `kb folds --assign` (it moves locked statements into statements/locked/)")

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb import schema
-from kb.validate import LOCKED_DIR
 
 CV_FOLDS = tuple(f for f in schema.FOLDS if f != "locked")
 LOCKED = "locked"
@@ -29,6 +28,7 @@ LOCKED_SHARE = 0.3  # of groups; the rest is spread evenly over the cv folds
 # The draw: changing it redraws every fold. The 2026-12 draw sealed the locked fold in its own folder after the
 # earlier one had been run, shared pages with cross-validation and held development statements.
 SEAL = "sealed-2026-12"
+LOCKED_DIR = schema.LOCKED_DIR
 NEAR_DUPLICATE = 0.9  # cosine of two statements' MiniLM vectors above which they are copies of one text
 DEVELOPMENT_FILE = "statements/labelled-development-set.yaml"  # what the checker was first built on: never locked
 

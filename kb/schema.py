@@ -30,6 +30,8 @@ VERDICTS = ("ok", "missing_context", "misstated", "no_claim")
 # A value the source gives only as a bound: '<1%' is an upper bound (value 0.01), '>85%' a lower one (value 0.85).
 BOUNDS = ("upper", "lower")
 # Evaluation folds: five for cross-validation and one locked test fold that no decision is made on.
+# The locked fold lives in its own folder, read by `kb eval --locked` (and `kb folds`, which places statements) alone.
+LOCKED_DIR = "statements/locked"
 # A statement's fold is stored with it; one original page (url) never spans two folds.
 FOLDS = ("cv1", "cv2", "cv3", "cv4", "cv5", "locked")
 REGISTERS = ("headline", "lede", "article", "post", "comment", "newsletter", "video", "primary", "other")

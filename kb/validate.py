@@ -18,8 +18,7 @@ from kb.records import CLASSES, KnowledgeBase
 
 VOCABULARY_FILES = ("models", "behaviours", "context", "verdicts", "lexicon")
 DATA_DIRS = ("sources", "claims", "statements")
-# The sealed test fold: statements/locked/ is read only when `kb eval --locked` asks (load_knowledge_base(locked=True)).
-LOCKED_DIR = "statements/locked"
+LOCKED_DIR = schema.LOCKED_DIR  # read only when `kb eval --locked` asks (load_knowledge_base(locked=True))
 
 # The kinds whose values must be strings, and how to ask for one; the other kinds word their own messages.
 STRING_KIND_WORDS = {"id": "an id", "text": "text", "url": "a URL", "enum": "one of the allowed words", "ref": "an id"}

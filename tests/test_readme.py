@@ -98,8 +98,8 @@ def test_adding_a_claim_example_adds_new_records_that_validate(tmp_path):
     assert len(after.statements) == len(before.statements) + 1
 
 
-def test_make_run_prints_a_summary_line_and_serves_everything_on_one_server():
+def test_make_run_prints_the_committed_figures_and_serves_everything_on_one_server():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     run = makefile.split("\nrun: ", 1)[1].split("\n\n", 1)[0]
-    assert "--summary" in run and run.rstrip().endswith("$(BIN)/kb serve --port $(PORT)")
+    assert "kb eval --show" in run and run.rstrip().endswith("$(BIN)/kb serve --port $(PORT)")
     assert "kb site --serve" not in run  # the site is served by kb serve, under /site/

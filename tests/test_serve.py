@@ -246,7 +246,7 @@ def test_claim_page_lists_its_own_corrections(get):
     corrections = page[page.index("<h2>Corrections</h2>"):page.index("<h2>Statements that reported it</h2>")]
     assert "<code>value_text</code>" in corrections and "<td>0.01</td>" in corrections and "<td>&lt;1%</td>" in corrections
     assert "<code>bound</code>" in corrections and 'href="/kb/sources/openai-o1-system-card-2024"' in corrections
-    untouched = get("/kb/claims/palisade-with-o3").text
+    untouched = get("/kb/claims/af-abs-14").text  # a claim never corrected
     assert "No corrections recorded." in untouched
 
 

@@ -181,11 +181,11 @@ def test_canned_queries_keep_their_names_parameters_and_json(get):
 
 
 def test_a_contrast_by_source_names_both_sources_once(get):
-    page = get("/kb/claims/o1card-oversight").text
+    page = get("/kb/claims/o3card-cer-o1").text  # the o3 card reprints the Apollo paper's o1 cell: same measurement
     table = re.search(r'<table class="caveat-table caveat-contrasts">(.*?)</table>', page, re.S).group(1)
     assert "source source" not in table.replace("<code>", "").replace("</code>", "")
     row = next(r for r in table.split("<tr>") if "<td>Source</td>" in r)
-    assert "OpenAI o1 System Card" in row and "Frontier Models are Capable of In-context Scheming" in row
+    assert "OpenAI o3 and o4-mini System Card" in row and "Frontier Models are Capable of In-context Scheming" in row
     assert "<td></td>" not in table  # no empty cells
 
 

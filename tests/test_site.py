@@ -219,7 +219,7 @@ def test_the_changelog_page_and_each_card_list_the_corrections(site, knowledge_b
     card = page(site / "claims" / "o1card-nonudge-oversight" / "index.html").text
     corrections = card[card.index("Date Field Was Now Why Source"):]
     assert "value_text" in corrections and "0.01" in corrections and "<1%" in corrections and "bound" in corrections
-    assert "None recorded" in page(site / "claims" / "palisade-with-o3" / "index.html").text
+    assert "None recorded" in page(site / "claims" / "af-abs-14" / "index.html").text  # never corrected
 
 
 @pytest.mark.slow
@@ -273,7 +273,7 @@ def test_charts_compare_the_nudge_the_shutdown_instruction_and_the_o1_card(site)
         svg = re.search(rf'<svg[^>]*aria-labelledby="{chart_id}-title {chart_id}-desc".*?</svg>', charts, re.S)
         assert svg and "<desc" in svg.group(0), chart_id
     palisade = re.search(r'<svg[^>]*palisade-with-allow-shutdown-vs[^>]*>.*?</svg>', charts, re.S).group(0)
-    assert ">7%<" in palisade and ">79%<" in palisade
+    assert re.search(r">7%[ <]", palisade) and re.search(r">79%[ <]", palisade)
 
 
 @pytest.mark.slow
@@ -281,7 +281,8 @@ def test_source_pages_draw_a_claim_graph_readable_for_big_sources(site, knowledg
     apollo = (site / "sources" / "apollo-in-context-scheming-2024" / "index.html").read_text(encoding="utf-8")
     diagram = re.search(r'<svg[^>]*class="caveat-graph".*?</svg>', apollo, re.S).group(0)
     boxes = diagram.count("<rect")
-    assert 10 < boxes < 80, f"{boxes} boxes: the summary should be far fewer than the 173 claims"
+    claims = sum(1 for c in knowledge_base.claims if knowledge_base.claim_sources.get(c) == "apollo-in-context-scheming-2024")
+    assert 10 < boxes < claims / 2, f"{boxes} boxes: the summary should be far fewer than the {claims} claims"
 
 
 # ---------------------------------------------------------------- generation, without mkdocs

@@ -28,7 +28,7 @@ from kb.check.fitted import FittedWeights
 from kb.check.nlp import load_nlp, tokenise
 from kb.check.reports import Lookup, find_reports
 from kb.check.resolve import Evidence, Resolver, other_rates
-from kb.check.retrieve import PairIndex, best_sentence, pair_features
+from kb.check.retrieve import PairIndex, best_sentence, claim_text, pair_features
 from kb.check.reports import Report, Subject
 from kb.format import claim_label, format_value
 from kb.wording import faithful_sentence
@@ -102,10 +102,6 @@ def condition_texts(kb) -> list[tuple[tuple, str]]:
     return sorted(pairs)
 
 
-def claim_text(kb, claim) -> str:
-    model = kb.models[claim.model].name
-    behaviour = kb.behaviours[claim.behaviour]
-    return f"{model} {behaviour.phrase}: {claim.measure}."
 
 
 class Checker:

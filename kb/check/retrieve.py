@@ -53,6 +53,12 @@ def tokens(text: str) -> list[str]:
     return [t for t in TOKEN.findall(text.lower()) if t not in STOP]
 
 
+def claim_text(kb, claim) -> str:
+    model = kb.models[claim.model].name
+    behaviour = kb.behaviours[claim.behaviour]
+    return f"{model} {behaviour.phrase}: {claim.measure}."
+
+
 @dataclass
 class PairIndex:
     """The knowledge base's (model, behaviour) pairs with their rich texts, embedded once, and a BM25 index."""
@@ -67,7 +73,6 @@ class PairIndex:
 
     @classmethod
     def of(cls, kb) -> "PairIndex":
-        from kb.check.checker import claim_text
         from kb.wording import faithful_sentence
 
         by_pair: dict = {}
