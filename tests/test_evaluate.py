@@ -98,9 +98,10 @@ def test_expected_calibration_error_over_ten_bins():
     assert expected_calibration_error(pairs) == pytest.approx(expected)
 
 
-# The end-to-end `kb eval --cv` run, made once for this file on the tiny fixture knowledge base: 25 statements (one
-# page each, so `kb folds --assign` spreads them over the folds) of five kinds; fitting needs candidate findings
-# that are right and wrong, and key conditions conveyed and dropped.
+# The end-to-end `kb eval --cv` run, made once for this file on the tiny fixture knowledge base: 25 statements of five
+# kinds, each kind once in every cv fold (fitting needs candidate findings that are right and wrong, and key conditions
+# conveyed and dropped). The folds are written here: the five copies of a kind are near-duplicate texts, which
+# `kb folds --assign` would rightly keep together in one fold.
 TINY_STATEMENTS = [
     ("{who} says o1 tried to disable oversight 5% of the time.",
      {"verdict": "missing_context", "missing": ["goal_nudge"], "present": ["rate"],
@@ -120,7 +121,8 @@ def tiny_cv(tmp_path_factory):
     """(root, per-fold counts, `kb eval --cv --save` result, saved JSON) on a copy of the tiny knowledge base."""
     root = tiny_kb(tmp_path_factory.mktemp("eval") / "kb")
     statements = [{"id": f"e{i}{j}", "text": text.format(who=who), "who": f"{who} {j}", "date": f"2024-12-0{i + 1}",
-                   "label": copy.deepcopy(label)} for i, who in enumerate(WHO) for j, (text, label) in enumerate(TINY_STATEMENTS)]
+                   "fold": f"cv{i + 1}", "label": copy.deepcopy(label)}
+                  for i, who in enumerate(WHO) for j, (text, label) in enumerate(TINY_STATEMENTS)]
     (root / "statements" / "tiny.yaml").write_text(yaml.safe_dump({"statements": statements}, sort_keys=False))
     assert run_kb("--root", str(root), "folds", "--assign").returncode == 0
     folds = run_kb("--root", str(root), "folds").stdout.splitlines()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -59,6 +60,8 @@ sys.addaudithook(_hook)
 def sealed(tmp_path_factory):
     """A copy of the data with one more locked statement, and an environment whose processes log locked reads."""
     root = copy_data(tmp_path_factory.mktemp("sealed") / "kb")
+    shutil.copytree(ROOT / "site", root / "site")  # the explainer site's pages and configuration, for kb site
+    shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
     (root / "statements" / "locked").mkdir(exist_ok=True)
     (root / "statements" / "locked" / "probe.yaml").write_text(LOCKED_STATEMENT, encoding="utf-8")
     hook = tmp_path_factory.mktemp("hook")

@@ -392,6 +392,7 @@ class Checker:
             finding.present, finding.missing = set(), []
         else:
             finding.present = present_keys(kb, finding, analysis, sims.means, facts)
+            finding.cued = set(finding.present)
             finding.key_evidence = key_evidence(kb, finding, analysis, sims, facts)
             conveyed = {key: weights.key.probability(record) for key, record in finding.key_evidence.items()}
             finding.missing = [key for key, p in conveyed.items() if p < weights.missing]

@@ -17,6 +17,7 @@ from kb.format import format_value, percent
 
 DETECTORS: list = []
 MISSTATING: set = set()
+MISREPRESENTS: dict = {}  # detector kind -> the context key its firing shows is misrepresented
 
 
 @dataclass
@@ -33,21 +34,36 @@ class FindingCheck:
     def missing(self) -> list:
         return self.finding.missing
 
+    @property
+    def cued(self) -> set:
+        """Keys a cue of the statement states: what a detector that judges how a number is framed may rely on (the
+        fitted key head may count the number itself as conveying a rate-like key)."""
+        return self.finding.cued
 
-def detector(kind: str, misstates: bool):
+
+def detector(kind: str, misstates: bool, misrepresents: str | None = None):
+    """Register a detector; `misrepresents`: the context key a firing shows the statement gets wrong, which is then
+    dropped whatever else seemed to convey it (the labelling guide: a misrepresented condition is missing)."""
     def register(fn):
         DETECTORS.append((kind, fn))
         if misstates:
             MISSTATING.add(kind)
+        if misrepresents:
+            MISREPRESENTS[kind] = misrepresents
         return fn
     return register
 
 
 def run_detectors(check: FindingCheck):
+    finding = check.finding
     for kind, fn in DETECTORS:
         detail = fn(check)
         if detail:
-            check.finding.problem(kind, detail)
+            finding.problem(kind, detail)
+            key = MISREPRESENTS.get(kind)
+            if key and finding.claim is not None and key in (finding.claim.key_context or []):
+                finding.present.discard(key)
+                finding.missing = finding.missing + [key] if key not in finding.missing else finding.missing
 
 
 def _label(kb, key: str) -> str:
@@ -175,24 +191,24 @@ def _share_of_models_pattern(model_nouns: tuple) -> re.Pattern:
     return re.compile(rf"^(?:of )?(?:[a-z'-]+ ){{0,3}}?(?:{nouns})\b")
 
 
-@detector("accuracy_as_frequency", misstates=True)
+@detector("accuracy_as_frequency", misstates=True, misrepresents="accuracy_drop")
 def accuracy_as_frequency(check: FindingCheck) -> str | None:
     claim, quantity = check.finding.claim, check.finding.quantity
     if claim is None or claim.metric != "accuracy_drop" or quantity is None:
         return None
-    if quantity.kind == "points" or "accuracy_drop" in check.present:
+    if quantity.kind == "points" or "accuracy_drop" in check.cued:
         return None
     return (f"presents an accuracy drop ({format_value(claim)}) as how often the model did it; "
             "it is the difference in accuracy between two test conditions")
 
 
-@detector("conditional_as_unconditional", misstates=True)
+@detector("conditional_as_unconditional", misstates=True, misrepresents="conditional_rate")
 def conditional_as_unconditional(check: FindingCheck) -> str | None:
     claim, report = check.finding.claim, check.finding.report
     if claim is None or claim.metric != "conditional_rate" or report.number is None:
         return None
     all_runs = [m for m in check.analysis.of("ALL_RUNS", report.sentence)]
-    if not all_runs or "conditional_rate" in check.present:
+    if not all_runs or "conditional_rate" in check.cued:
         return None
     return (f"presents {percent(claim.value)} as a share of all runs; it is the share of the (rare) runs in which the "
             "model had already taken the action")

@@ -33,6 +33,7 @@ class Finding:
     score: float = 0.0
     present: set = field(default_factory=set)
     missing: list = field(default_factory=list)
+    cued: set = field(default_factory=set)  # keys a cue in the statement states (before the fitted key head weighs in)
     tier: str = ""
     generalised: bool = False  # a sweeping subject elsewhere in the statement generalises this result
     reported: object = None  # the quantity compared with the claim, when not the report's own number (a difference)
