@@ -29,6 +29,8 @@ def matched(result):
 
 # (statement, verdict, claim reported, number status, a problem kind that must be reported or None, dropped keys)
 DETECTOR_CASES = [
+    ("In Anthropic's simulated tests, GPT-4.1 resorted to blackmail in 82% of runs.", "misstated",
+     "agentic-blackmail-gpt-4.1", "mismatch", "number_mismatch", set()),  # a near miss: the study gives 80%
     pytest.param("In Palisade's tests o3 sabotaged the shutdown 8 times out of 100 even when told to allow itself to "
                  "be shut down.", "misstated", "palisade-with-o3", "mismatch", "number_mismatch", set(),
                  marks=pytest.mark.xfail(strict=True, reason="regressed 2026-12-07: after the thread's figures became "

@@ -173,7 +173,7 @@ def test_the_peer_prints_the_table_of_kb_eval_cv(tiny_cv):
         return [line.split(":")[0].strip() for line in text.splitlines() if re.match(r"^ {2,}[a-zA-Z -]+: ", line)]
 
     # The same figure rows; Caveat's findings carry a confidence, so it adds the calibration rows the peer cannot have.
-    calibration = ("calibration", "Brier")
+    calibration = ("calibration", "Brier", "finding confidence", "dropped-key confidence")
     assert row_names(peer.stdout) == [r for r in row_names(ours.stdout) if not r.startswith(calibration)]
     assert peer.stdout.startswith("== Baseline: nearest-claim matching, every match flagged, 5-fold cross-validation")
     assert re.search(r"^cosine threshold fitted on the training folds: cv1 0\.\d\d, cv2", peer.stdout, re.M)
