@@ -180,7 +180,7 @@ def test_a_csv_quote_never_closed_is_reported_not_swallowed(tmp_path):
     assert rows[1].line == 3 and "never closed" in rows[1].message and "lines 3-5" in rows[1].message
 
 
-@pytest.mark.parametrize("name, data", [("broken.jsonl.gz", gzip.compress(b'{"text": "a"}\n' * 50)[:40]),
+@pytest.mark.parametrize("name, data", [("broken.jsonl.gz", gzip.compress(b'{"text": "a"}\n' * 50, mtime=0)[:40]),
                                         ("fake.parquet", b"PAR1 this is not parquet at all"),
                                         ("noise.jsonl.gz", b"\x00\x01 not gzip")])
 def test_a_corrupt_file_is_one_error_row_and_the_next_file_is_read(tmp_path, name, data):
