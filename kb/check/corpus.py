@@ -36,10 +36,10 @@ class CorpusStats:
     def lines(self) -> list[str]:
         n = self.statements or 1
         out = [f"statements: {self.statements}",
-               f"with who and url: {self.with_who_and_url} ({self.with_who_and_url / n:.0%}); "
-               f"with a date: {self.with_date} ({self.with_date / n:.0%})",
+               f"with who and url: {self.with_who_and_url} ({self.with_who_and_url / n:.1%}); "
+               f"with a date: {self.with_date} ({self.with_date / n:.1%})",
                "verdicts: " + ", ".join(f"{v} {self.verdicts.get(v, 0)}" for v in (*VERDICTS, "verdict_any only")),
-               f"ok share: {self.verdicts.get('ok', 0) / n:.0%}",
+               f"ok share: {self.verdicts.get('ok', 0) / n:.1%}",
                f"text without a digit: {self.without_digit}",
                f"reporting two or more results: {self.multi_result}",
                "folds: " + ", ".join(f"{k} {v}" for k, v in sorted(self.folds.items(), key=lambda kv: str(kv[0])))]
