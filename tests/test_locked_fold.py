@@ -62,6 +62,7 @@ def sealed(tmp_path_factory):
     root = copy_data(tmp_path_factory.mktemp("sealed") / "kb")
     shutil.copytree(ROOT / "site", root / "site")  # the explainer site's pages and configuration, for kb site
     shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    (root / "kb").symlink_to(ROOT / "kb")  # mkdocs.yml's theme overrides live in the package (kb/publish/templates)
     (root / "statements" / "locked").mkdir(exist_ok=True)
     (root / "statements" / "locked" / "probe.yaml").write_text(LOCKED_STATEMENT, encoding="utf-8")
     hook = tmp_path_factory.mktemp("hook")

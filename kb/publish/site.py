@@ -92,7 +92,7 @@ def site_is_stale(root: Path, out: Path, database: Path, evaluation: Path | None
         built = json.loads(stamp.read_text(encoding="utf-8"))
     except ValueError:
         return True
-    return built != site_inputs(root, database, evaluation)
+    return built != site_inputs(root, database, evaluation or Path(root) / EVALUATION_DIR)
 
 
 def caveat_settings(root: Path) -> dict:
