@@ -128,9 +128,6 @@ def test_builds_stay_byte_identical_with_the_lexicon_table(tmp_path):
     assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()
 
 
-@pytest.mark.xfail(strict=True, reason="regressed 2026-12-07: for one statement (rd032) of 690, the checker built from "
-                   "the database picks palisade-with-claude-3.7-sonnet where the one built from YAML picks the 'without' "
-                   "claim the statement reports; contrasts, conditions and retrieval texts are equal; cause not found yet")
 def test_served_checker_agrees_with_the_verdicts_kb_build_stored(post, built_db):
     """The checker built from the database gives, for every statement, what the checker built from YAML gave."""
     with sqlite3.connect(built_db) as conn:
