@@ -38,7 +38,6 @@ from kb.wording import faithful_sentence
 # Whether such a candidate is reported is decided by the fitted weights (kb/check/weights.json, `kb train`).
 BEHAVIOUR_MEANING_FLOOR = 0.45
 BEHAVIOUR_MEANING_TOP = 2
-DECIDE = "finding"  # which head decides a finding's probability: finding, retrieval, or the mean of the two
 RETRIEVED = 3  # the most likely (model, behaviour) pairs that always become candidates (kb.check.retrieve)
 SPECIFIC_SUBJECT = 3  # a report whose subject has at most this many candidate models names its pairs specifically
 BATCH = 512  # statements per encode: the model sorts a batch by length, so bigger batches pad less
@@ -401,17 +400,8 @@ class Checker:
         run_detectors(FindingCheck(kb, finding, analysis))
         finding.evidence = self.finding_evidence(finding, analysis, sims)
         # A finding cannot be likelier than the statement reporting anything at all (the open-set head).
-        finding.score = min(self._decide(weights.finding.probability(finding.evidence), finding, sims), reporting)
+        finding.score = min(weights.finding.probability(finding.evidence), reporting)
         finding.tier = "match" if finding.score >= weights.match else "suggest" if finding.score >= weights.suggest else "drop"
-
-    def _decide(self, probability: float, finding, sims) -> float:
-        """The probability that the statement reports the finding's model and behaviour: the finding head's, combined
-        with the retrieval head's for the pair (DECIDE)."""
-        claim = finding.claim
-        if not sims.retrieval or claim is None or DECIDE == "finding":
-            return probability
-        retrieved = sims.retrieval.get((claim.model, claim.behaviour), 0.0)
-        return retrieved if DECIDE == "retrieval" else (probability + retrieved) / 2
 
     def _rank(self, finding, analysis, sims) -> float:
         finding.evidence = self.finding_evidence(finding, analysis, sims)

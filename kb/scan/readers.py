@@ -252,18 +252,18 @@ def _parquet(source, fields, position):
 
 
 def _csv(source, fields, position):
-    stream, raw = open_binary(source.path)
-    with stream:
-        for index, row in enumerate(_csv_rows(source.path, stream, fields)):
-            yield row
-            if index % 1024 == 0 and source.size:
-                position(raw.tell() / source.size)
+    yield from _streamed(source, fields, position, _csv_rows)
 
 
 def _txt(source, fields, position):
+    yield from _streamed(source, fields, position, _text_rows)
+
+
+def _streamed(source, fields, position, rows_of):
+    """The rows `rows_of(path, stream, fields)` reads from the (possibly compressed) file, reporting how far in it is."""
     stream, raw = open_binary(source.path)
     with stream:
-        for index, row in enumerate(_text_rows(source.path, stream, fields)):
+        for index, row in enumerate(rows_of(source.path, stream, fields)):
             yield row
             if index % 1024 == 0 and source.size:
                 position(raw.tell() / source.size)
