@@ -71,6 +71,7 @@ class Tally:
 # and how often a flag is right.
 STAGE_NAMES = {"reporting_precision": "reports a result: precision", "reporting_recall": "reports a result: recall",
                "retrieval_at_1": "retrieval recall@1", "retrieval_at_5": "retrieval recall@5",
+               "claim_choice": "claim choice within a pair",
                "misstated_precision": "misstated: precision", "flag_precision": "precision of flags"}
 
 
@@ -219,6 +220,13 @@ def score_stages(evaluation: Evaluation, label: dict, result: dict, matched: lis
         hits = [i for i, f in enumerate(ranked) if reports_finding({"reports": [report]}, f)]
         stages["retrieval_at_1"].add(bool(hits) and hits[0] < 1, 1)
         stages["retrieval_at_5"].add(bool(hits) and hits[0] < 5, 1)
+    # Sibling claims share a model and behaviour (another table cell, condition or difficulty): of the matched
+    # findings of a reported pair, how many name a claim the label lists.
+    claims = set(label.get("claims") or [])
+    if claims:
+        for finding in matched:
+            if reports_finding(label, finding):
+                stages["claim_choice"].add(finding.get("claim") in claims, 1)
     predicted = result.get("verdict")
     if predicted == "misstated":
         stages["misstated_precision"].add("misstated" in gold, 1)
