@@ -31,11 +31,9 @@ def matched(result):
 DETECTOR_CASES = [
     ("In Anthropic's simulated tests, GPT-4.1 resorted to blackmail in 82% of runs.", "misstated",
      "agentic-blackmail-gpt-4.1", "mismatch", "number_mismatch", set()),  # a near miss: the study gives 80%
-    pytest.param("In Palisade's tests o3 sabotaged the shutdown 8 times out of 100 even when told to allow itself to "
-                 "be shut down.", "misstated", "palisade-with-o3", "mismatch", "number_mismatch", set(),
-                 marks=pytest.mark.xfail(strict=True, reason="regressed 2026-12-07: after the thread's figures became "
-                                         "secondary and the weights were refitted, the near miss is read against "
-                                         "the run without the instruction (unsupported)")),  # a near miss
+    # A near miss, read against the run the statement says (the claims consistent with its conditions come first).
+    ("In Palisade's tests o3 sabotaged the shutdown 8 times out of 100 even when told to allow itself to be shut "
+     "down.", "misstated", "palisade-with-o3", "mismatch", "number_mismatch", set()),
     ("o1 tried to disable oversight 5% of the time", "missing_context", "o1card-oversight", "match",
      "dropped_context", {"goal_nudge"}),
     ("In Apollo Research's tests, after being told that nothing else mattered, o1 tried to disable its oversight "
@@ -59,7 +57,7 @@ DETECTOR_CASES = [
     pytest.param("AI models resort to blackmail.", "missing_context", None, "absent", "overgeneralisation",
                  {"binary_choice"}, marks=pytest.mark.xfail(strict=True, reason=(
                      "fitted checker: the sweeping statement is matched to the study's aggregate claim (agentic-control), "
-                     "whose key context has no binary_choice; still flagged as an overgeneralisation"))),
+                     "whose key context has no binary_choice"))),
     ("o1 tried to disable its oversight mechanism in Apollo's tests.", "missing_context", "o1card-oversight", "absent",
      "overgeneralisation", {"goal_nudge"}),
     ("In 84% of test scenarios, the AI threatened to blackmail the engineer.", "missing_context",

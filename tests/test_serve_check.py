@@ -612,7 +612,8 @@ def test_the_measured_accuracy_line_sits_under_the_verdict(get):
 
 # ---------------------------------------------------------------- no rewrite from a result the statement does not name
 
-GENERIC_ZERO = "AI models blackmailed 0% of the time."  # made up; the 0% is Anthropic's control prompts' figure
+# Made up: a sweeping statement the checker reads as Anthropic's control prompts (0%), which it never names.
+GENERIC_CONTROL = "Most AI models turned to blackmail when their goals were threatened."
 
 
 def unnamed_variant_findings(checker, knowledge_base, text) -> list[dict]:
@@ -626,7 +627,7 @@ def unnamed_variant_findings(checker, knowledge_base, text) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("text", [GENERIC_ZERO, "statement rb118"])
+@pytest.mark.parametrize("text", [GENERIC_CONTROL, "statement rb078"])
 def test_no_rewrite_is_offered_from_a_control_or_variant_the_statement_does_not_name(get, checker, knowledge_base,
                                                                                      text):
     from kb.wording import faithful_sentence

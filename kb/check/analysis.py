@@ -15,6 +15,9 @@ from kb.check.quantities import SPAN_KEY as QUANTITY_KEY
 NEGATION_WINDOW = 4  # tokens before a cue in which "without"/"not" negates it
 QUOTE_PAIRS = [(r'"', r'"'), ("“", "”"), ("‘", "’"), ("«", "»")]
 # A removal verb followed by one of these has no object ("the rate DROPPED IN tests"), so it negates nothing.
+# A removal verb after one of these is passive: its object came before it ("the instruction WAS REMOVED").
+PASSIVE_AUXILIARIES = {"was", "were", "is", "are", "be", "been", "being", "gets", "got", "get"}
+PASSIVE_WINDOW = 12  # tokens from a condition's first word to a passive removal verb that negates it
 PREPOSITIONS = {"in", "on", "at", "from", "to", "by", "during", "under", "over", "across", "after", "before", "since",
                 "for", "with", "into", "below", "above", "between", "among", "within", "throughout", "through"}
 
@@ -90,9 +93,10 @@ def analyse(doc, anaphor_keys: set[str], lexicon) -> Analysis:
     sent_of = lambda token_index: max(bisect_right(starts, token_index) - 1, 0)  # noqa: E731
     run_nouns, test_nouns = frozenset(lexicon.run_nouns or ()), frozenset(lexicon.test_nouns or ())
     analysis = Analysis(doc.text, sentences, quoted=_quoted_passages(doc.text), run_nouns=run_nouns)
-    raw = [Mention(s.label_, s.id_, s.start_char, s.end_char, sent_of(s.start), token_start=s.start)
+    raw = [Mention(s.label_, "passive" if _passive(doc, s) else s.id_, s.start_char, s.end_char, sent_of(s.start),
+                   token_start=s.start)
            for s in doc.spans[SPANS_KEY] if not _idle(doc, s)]
-    analysis.mentions = _resolve_polarity(_longest(raw), anaphor_keys)
+    analysis.mentions = _resolve_polarity(_longest(raw), anaphor_keys, doc.text)
     analysis.numbers = [_number(doc, span, sent_of, test_nouns) for span in doc.spans[QUANTITY_KEY]]
     return analysis
 
@@ -121,11 +125,17 @@ def _idle(doc, span) -> bool:
     after = doc[span.end].lower_ if span.end < len(doc) else ""
     before = doc[span.start - 1].lower_ if span.start > 0 else ""
     if span.label_ == "REMOVAL":
-        return after in PREPOSITIONS
+        return after in PREPOSITIONS and not _passive(doc, span)
     return span.label_ == "META" and before == "a" and after == "of"
 
 
-def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str]) -> list[Mention]:
+def _passive(doc, span) -> bool:
+    """A removal verb in the passive ('once the line WAS REMOVED from the prompt'): it negates the condition before
+    it, not after."""
+    return span.label_ == "REMOVAL" and span.start > 0 and doc[span.start - 1].lower_ in PASSIVE_AUXILIARIES
+
+
+def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str], text: str) -> list[Mention]:
     # Grouped by sentence and by key, so a long text costs mentions x (a sentence's worth), not mentions squared.
     negators, negative_spans = {}, {}
     for m in mentions:
@@ -133,12 +143,14 @@ def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str]) -> list[M
             negators.setdefault(m.sent, []).append(m)
         elif m.label == "NEG_CONTEXT":
             negative_spans.setdefault(m.id, []).append(m)
+    passively_removed = _passively_removed(mentions, text)
     out = []
     for m in mentions:
         if m.label == "CONTEXT":
             if any(n.overlaps(m) for n in negative_spans.get(m.id, ())):
                 continue  # the negated reading of the same words wins
-            m.negated = any(0 < m.token_start - n.token_start <= NEGATION_WINDOW for n in negators.get(m.sent, ()))
+            m.negated = id(m) in passively_removed or any(
+                0 < m.token_start - n.token_start <= NEGATION_WINDOW for n in negators.get(m.sent, ()) if n.id != "passive")
         elif m.label == "NEG_CONTEXT":
             m = Mention("CONTEXT", m.id, m.start, m.end, m.sent, True, m.token_start)
         elif m.label == "ANAPHOR_NEG":
@@ -147,6 +159,29 @@ def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str]) -> list[M
                 continue
         out.append(m)
     return _dedupe(out)
+
+
+CLAUSE_BREAK = re.compile(r"[;:,.]|\b(?:and|but|while|whereas|then)\b", re.I)
+
+
+def _passively_removed(mentions: list[Mention], text: str) -> set:
+    """ids of the condition mentions a passive removal verb after them negates: for each such verb, the condition
+    closest before it in the same clause (within PASSIVE_WINDOW tokens), and those nested with it ('allow yourself
+    to be shut down' holds 'be shut down')."""
+    out = set()
+    for n in mentions:
+        if n.label != "REMOVAL" or n.id != "passive":
+            continue
+        before = [m for m in mentions if m.label == "CONTEXT" and m.sent == n.sent and m.end <= n.start
+                  and n.token_start - m.token_start <= PASSIVE_WINDOW and not CLAUSE_BREAK.search(text[m.end:n.start])]
+        if before:
+            nearest = max(before, key=lambda m: m.end)
+            out |= {id(m) for m in before if _nested(m, nearest)}
+    return out
+
+
+def _nested(a: Mention, b: Mention) -> bool:
+    return (b.start <= a.start and a.end <= b.end) or (a.start <= b.start and b.end <= a.end)
 
 
 def _anaphor(m: Mention, earlier: list[Mention], anaphor_keys: set[str]) -> Mention | None:

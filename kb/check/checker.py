@@ -120,6 +120,8 @@ class Checker:
         self.vectors_seen: dict | None = None  # text -> vector, while fitting (see remembering_vectors)
         # statement text -> {key: probability}: while fitting, each training statement's out-of-fold detector outputs
         self.key_detection_memo: dict | None = None
+        # statement text -> P(reports a result): while fitting, each training statement's out-of-fold open-set output
+        self.reporting_memo: dict | None = None
 
     # ------------------------------------------------------------ set-up
 
@@ -271,14 +273,14 @@ class Checker:
         the other candidates considered (with their evidence), for fitting."""
         sims = _Similarities(vectors, self.texts)
         sims.retrieval = self.retrieval(analysis, vectors, statement_vector, sims)
+        sims.reporting = self.reporting_probability(statement_vector, analysis.text)
         reports = find_reports(analysis, self.lookup, sims.described_behaviours)
         reports += self._retrieved_reports(analysis, reports, sims.retrieval, vectors)
         findings, considered = self._resolve(analysis, reports, sims)
         facts = _StatementFacts(analysis, self.anaphor_keys)
-        reporting = self.reporting_probability(statement_vector)
         detected = self.key_detection(analysis, sims, statement_vector)
         for finding in findings:
-            self._judge(finding, analysis, sims, facts, reporting, detected)
+            self._judge(finding, analysis, sims, facts, detected)
         return findings, considered
 
     def key_detection(self, analysis, sims, statement_vector) -> dict:
@@ -340,8 +342,11 @@ class Checker:
         """What the open-set head reads: the statement's embedding and its best cosine with any claim's text."""
         return np.concatenate([statement_vector, [float((self.texts.claims @ statement_vector).max())]])
 
-    def reporting_probability(self, statement_vector) -> float:
+    def reporting_probability(self, statement_vector, text: str | None = None) -> float:
         """P(the statement reports any stored result), from the open-set head; 1 without one."""
+        memo = self.reporting_memo
+        if memo is not None and text in memo:
+            return memo[text]
         head = self.weights.reporting
         if head is None or statement_vector is None:
             return 1.0
@@ -359,8 +364,11 @@ class Checker:
         report_scopes = scopes(analysis, reports, self.anaphor_keys)
         stated = [stated_conditions(s) for s in report_scopes]
         words = self._words(analysis.text)
+        named: dict = {}
+        for m in analysis.of("MODEL"):
+            named.setdefault(m.sent, set()).add(m.id)
         evidence = Evidence(sims.claim, self._source_scores(words),
-                            {m.id for m in analysis.mentions if m.label == "CONTEXT"})
+                            {m.id for m in analysis.mentions if m.label == "CONTEXT"}, named_models=named)
         resolver = Resolver(self.kb, evidence, self.other_rates, lambda f: self._rank(f, analysis, sims))
         # First the reports whose number identifies a claim; their sources then help choose the rest.
         first = [resolver.resolve(r, st) for r, st in zip(reports, stated) if r.number is not None]
@@ -398,7 +406,7 @@ class Checker:
         top = max(scores.values(), default=0)
         return {sid: s / top for sid, s in scores.items()} if top else {}
 
-    def _judge(self, finding, analysis, sims, facts, reporting: float = 1.0, detected: dict | None = None):
+    def _judge(self, finding, analysis, sims, facts, detected: dict | None = None):
         kb, claim, weights = self.kb, finding.claim, self.weights
         finding.missing_confidence = {}
         if claim is None:
@@ -413,13 +421,16 @@ class Checker:
             finding.missing_confidence = {key: round(1.0 - conveyed[key], 3) for key in finding.missing}
         run_detectors(FindingCheck(kb, finding, analysis))
         finding.evidence = self.finding_evidence(finding, analysis, sims)
-        # A finding cannot be likelier than the statement reporting anything at all (the open-set head).
-        finding.score = min(weights.finding.probability(finding.evidence), reporting)
+        # Whether the statement reports anything at all (the open-set head) is one of the finding head's features.
+        finding.score = weights.finding.probability(finding.evidence)
         finding.tier = "match" if finding.score >= weights.match else "suggest" if finding.score >= weights.suggest else "drop"
 
     def _rank(self, finding, analysis, sims) -> float:
+        """How the resolver orders a report's candidate claims: by the claim-choice head, fitted on which claim
+        labelled statements report (the finding head's labels are the model and behaviour, which sibling claims
+        share), and by the finding head without one."""
         finding.evidence = self.finding_evidence(finding, analysis, sims)
-        return self.weights.finding.probability(finding.evidence)
+        return (self.weights.choice or self.weights.finding).probability(finding.evidence)
 
     def finding_evidence(self, finding, analysis, sims) -> EvidenceRecord:
         """The typed evidence that the statement reports this finding's claim (see kb.check.evidence)."""
@@ -453,6 +464,7 @@ class Checker:
                 "condition_conflict": bool(finding.conflicting),
                 **retrieval_evidence(sims.retrieval, (claim.model, claim.behaviour)),
             })
+        values["reporting"] = sims.reporting
         return EvidenceRecord.of(FINDING_FEATURES, values)
 
     def _as_dict(self, finding) -> dict:
@@ -552,6 +564,7 @@ class _Similarities:
         self.behaviour_index = {b: i for i, b in enumerate(texts.behaviour_order)}
         self._per_key, self._per_condition = {}, {}
         self.retrieval: dict = {}  # (model, behaviour) -> probability, when the checker has a retrieval head
+        self.reporting = 1.0  # P(the statement reports any stored result), when the checker has an open-set head
 
     def claim(self, sentence: int, claim_id: str) -> float:
         return float(self.claims[sentence, self.texts.claim_index[claim_id]])
@@ -637,6 +650,9 @@ def _fold_sweeping(findings: list) -> list:
     return kept
 
 
+NUMBER_PROBLEMS = {"unsupported_number", "number_mismatch"}
+
+
 def _merge(findings: list) -> list:
     """One finding per claim (a statement may name the same result twice); dropped-tier findings go."""
     merged: dict = {}
@@ -653,6 +669,10 @@ def _merge(findings: list) -> list:
         best.present |= other.present
         best.missing = [k for k in best.missing if k not in other.present]
         for problem in other.problems:
+            # Once the statement gives this claim's own number, another number read onto it is about something
+            # else (another result, a different quantity), not a misquote of it.
+            if best.number == "match" and problem["kind"] in NUMBER_PROBLEMS:
+                continue
             best.problem(problem["kind"], problem["detail"])
         merged[key] = best
     return list(merged.values())

@@ -90,12 +90,9 @@ def dropped_context(check: FindingCheck) -> str | None:
 
 @detector("overgeneralisation", misstates=False)
 def overgeneralisation(check: FindingCheck) -> str | None:
-    finding = check.finding
-    claim = finding.claim
-    sweeping = finding.report.subject.how == "plural" or finding.generalised
-    if sweeping and claim is not None and claim.model != "multiple-models":
-        model = check.kb.models[claim.model].name
-        return f"speaks of AI models in general; the result is for one model ({model})"
+    """The behaviour reported as what the model does, with no rate. A plural subject ("AI models", "the models")
+    is not flagged by itself: the labelling guide records it as a report of several models, and on the labelled
+    statements flagging it marked faithful multi-model reports as missing context (measured 2026-12-07)."""
     if "rate" in check.missing:
         return "reports the behaviour without saying how often it happened"
     return None

@@ -39,6 +39,7 @@ FINDING_FEATURES = (
     "retrieval",  # the retrieval head's probability that the statement reports this model and behaviour
     "retrieval_relative",  # that probability over the statement's most likely pair's: 1 for the best pair
     "retrieval_top",  # this model and behaviour is the statement's most likely pair
+    "reporting",  # the open-set head's probability that the statement reports any stored result at all
 )
 
 # Evidence that a statement conveys one key condition of a claim it reports.

@@ -5,6 +5,9 @@ Two logistic models, each a weight per named feature of `kb.check.evidence` plus
   key      P(the statement conveys this key condition for this claim | its evidence record)
 the open-set head, a logistic model over the statement's own embedding (and its best similarity to any claim):
   reporting  P(the statement reports any stored result at all)
+the claim-choice head, a logistic model over the finding's evidence record too, which ranks the candidate claims
+of a report (sibling claims of one model and behaviour: another table cell, condition or difficulty):
+  choice  P(this is the claim the statement reports | its evidence record)
 one detector per context key, a logistic model over the statement's embedding and the key's cues (its output is one
 of the key model's features):
   key_detectors[key]  P(the statement conveys this key)
@@ -91,6 +94,7 @@ class FittedWeights:
     reporting: VectorModel | None = None  # the open-set head; None: every statement may report a result
     retrieval: LogisticModel | None = None  # P(a (model, behaviour) pair is reported); None: no retrieval by meaning
     key_detectors: dict | None = None  # key -> VectorModel: P(the statement conveys the key), per key
+    choice: LogisticModel | None = None  # ranks a report's candidate claims; None: the finding model ranks them
 
     @classmethod
     def load(cls, path: Path | None = None) -> "FittedWeights":
@@ -118,4 +122,5 @@ class FittedWeights:
                    data.get("meta", {}), VectorModel.from_json(data.get("reporting")),
                    LogisticModel.from_json(data["retrieval"], RETRIEVAL_FEATURES, "retrieval")
                    if data.get("retrieval") else None,
-                   {key: VectorModel.from_json(head) for key, head in (data.get("key_detectors") or {}).items()})
+                   {key: VectorModel.from_json(head) for key, head in (data.get("key_detectors") or {}).items()},
+                   LogisticModel.from_json(data["choice"], FINDING_FEATURES, "choice") if data.get("choice") else None)

@@ -34,9 +34,10 @@ import kb.check.quantities  # noqa: F401  (registers the caveat_quantities compo
 from kb import schema
 
 SPANS_KEY = "caveat"
-# The small words that may sit between the words of a cue ("deactivate THIS oversight"), one at a time.
-GAP_WORDS = ("", "the", "its", "a", "an", "this", "their", "it", "to", "that", "his", "her")
-SHORT_GAP_WORDS = ("", "the", "its", "a", "this", "their")  # for cues of three or more words
+# The small words that may sit between the words of a cue ("deactivate THIS oversight"), one at a time; a hyphen
+# joins them into one word ("the ALLOW-SHUTDOWN instruction"), which the tokenizer splits into three.
+GAP_WORDS = ("", "-", "the", "its", "a", "an", "this", "their", "it", "to", "that", "his", "her")
+SHORT_GAP_WORDS = ("", "-", "the", "its", "a", "this", "their")  # for cues of three or more words
 LEMMA_ROUNDS = 3
 
 

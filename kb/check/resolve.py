@@ -17,6 +17,7 @@ from kb.check.conditions import conflicts
 from kb.check.quantities import parse_quantities
 
 RATIO_TOLERANCE_CAP = 0.03
+RANK_DIGITS = 6  # candidate claims whose probabilities agree to this many digits are tied
 CUE_EVIDENCE = 0.8  # a behaviour named by a cue word (1.0) or carried from the sentence before (0.8)
 
 
@@ -64,6 +65,7 @@ class Evidence:
     source_scores: dict  # source id -> 0..1 overlap of the statement's words with the source's name
     mentioned_keys: set  # context keys mentioned anywhere (either polarity)
     preferred_sources: set = field(default_factory=set)  # sources of claims already matched by number
+    named_models: dict = field(default_factory=dict)  # sentence index -> ids of the models it names
 
 
 def value_matches(value, quantity) -> bool:
@@ -102,12 +104,17 @@ def is_close(value, quantity) -> bool:
 
 
 def other_rates(kb) -> dict[str, list[float]]:
-    """Claim id -> the rates the source's own wording of the claim states besides its value ("13% before, 0.4%
-    after"). Only for rates: an accuracy drop's wording states accuracies, which are not drops."""
+    """Claim id -> the rates a statement may give for the claim besides its value: those the source's own wording
+    states with it ("13% before, 0.4% after"), and the rate of the opposite outcome ("complied every time" for 0%
+    sabotage, "owned up in about 80%" for 16% doubling down), which contradicts nothing. Only for rates: an accuracy
+    drop's wording states accuracies, which are not drops, and its opposite means nothing."""
     out = {}
     for claim in kb.claims.values():
         quantities = parse_quantities(claim.value_text or "") if claim.metric == "rate" else []
-        out[claim.id] = [q.value for q in quantities if q.is_rate and q.value != claim.value]
+        rates = [q.value for q in quantities if q.is_rate and q.value != claim.value]
+        if claim.metric == "rate" and claim.value is not None and not claim.bound and claim.value != 0.5:
+            rates.append(round(1.0 - claim.value, 6))
+        out[claim.id] = rates
     return out
 
 
@@ -162,7 +169,9 @@ class Resolver:
         if key not in self._ranks:
             finding = self.annotate(self.provisional(report, claim, stated))
             self.considered.setdefault((id(report), claim.id), finding)
-            self._ranks[key] = self.rank(finding)
+            # Rounded: a sentence's vector differs in its last bits with the batch it was encoded in (padding), and
+            # two claims that tie must not be ordered by that noise (ties go to the claim id).
+            self._ranks[key] = round(self.rank(finding), RANK_DIGITS)
         return self._ranks[key]
 
     def provisional(self, report, claim, stated) -> Finding:
@@ -206,6 +215,9 @@ class Resolver:
             claims = [c for c in claims if report.behaviours.get(c.behaviour, 0) >= 1.0]
         # Without a number to confirm it, an unverified number is never the result a statement is taken to report.
         claims = [c for c in claims if c.verification != "unverified"] or claims
+        # The statement's conditions choose among the pair's claims ('even when told to allow shutdown' is the run
+        # with the instruction); it misstates a condition only when no claim of the pair has the one it says.
+        claims = self.consistent(claims, stated) or claims
         claim = self.best(report, claims, stated)
         return Finding(report, claim, "absent", stated=stated) if claim else None
 
@@ -224,17 +236,25 @@ class Resolver:
                 finding.secondary = True
             return finding
         other_model = self._other_model_exact(report)
+        if other_model and other_model.model in self.evidence.named_models.get(report.sentence, ()):
+            # The model whose claim has the number is named in the same sentence ('Claude and Gemini bypassed it in
+            # 3 and 9 cases'): the number is that model's, bound to its neighbour by the reading, not misattributed.
+            return Finding(report, other_model, "match", stated=stated)
         if other_model and report.subject.how in ("named", "family"):
             claim = self.best(report, [c for c in candidates if not conflicts(self.kb, c, stated)] or candidates, stated)
             return Finding(report, claim or other_model, "mismatch", other_model_claim=other_model, stated=stated)
         if report.subject.how not in ("named", "family") or not report.behaviours:
             return None  # an unnamed subject or unknown behaviour with a number no claim has: nothing to check
-        claim = self.best(report, candidates, stated)
+        claim = self.best(report, self.consistent(candidates, stated) or candidates, stated)
         status = "mismatch" if claim is not None and is_close(claim.value, quantity) else "unsupported"
         return Finding(report, claim, status, stated=stated)
 
+    def consistent(self, claims, stated) -> list:
+        """The claims measured under no condition contrary to what the statement says."""
+        return [c for c in claims if not conflicts(self.kb, c, stated)]
+
     def _exact(self, report, candidates, exact, stated) -> Finding | None:
-        consistent = [c for c in exact if not conflicts(self.kb, c, stated)]
+        consistent = self.consistent(exact, stated)
         if consistent:
             return Finding(report, self.best(report, consistent, stated), "match", stated=stated)
         number_claim = self.best(report, exact, stated)

@@ -33,13 +33,17 @@ class Examples:
     key_x: list = field(default_factory=list)
     key_y: list = field(default_factory=list)
     key_w: list = field(default_factory=list)
+    choice_x: list = field(default_factory=list)
+    choice_y: list = field(default_factory=list)
+    choice_w: list = field(default_factory=list)
     statements: int = 0
 
     def extend(self, other: "Examples", weight: float = 1.0):
-        for name in ("finding_x", "finding_y", "key_x", "key_y"):
+        for name in ("finding_x", "finding_y", "key_x", "key_y", "choice_x", "choice_y"):
             getattr(self, name).extend(getattr(other, name))
         self.finding_w += [w * weight for w in other.finding_w]
         self.key_w += [w * weight for w in other.key_w]
+        self.choice_w += [w * weight for w in other.choice_w]
         self.statements += other.statements
 
     def add_balanced(self, other: "Examples"):
@@ -64,6 +68,7 @@ def examples(checker, labelled: list[dict]) -> Examples:
         nothing = verdicts == {"no_claim"} or (not reports and "no_claim" in verdicts)
         missing, present = set(label.get("missing") or []), set(label.get("present") or [])
         chosen = {id(f) for f in findings}
+        claims = set(label.get("claims") or [])
         for f in findings + considered:
             behaviour = f.claim.behaviour if f.claim else next(iter(f.report.behaviours), None)
             said = {"model": reported_model(f), "behaviour": behaviour}
@@ -71,6 +76,10 @@ def examples(checker, labelled: list[dict]) -> Examples:
             out.finding_x.append(f.evidence.values)
             out.finding_y.append(int(right))
             out.finding_w.append(1.0)
+            if claims and f.claim is not None:  # which claim: only statements that say which they report
+                out.choice_x.append(f.evidence.values)
+                out.choice_y.append(int(f.claim.id in claims))
+                out.choice_w.append(1.0)
             if not right or f.claim is None or id(f) not in chosen:
                 continue  # key conditions are judged for the claims chosen
             for key, record in f.key_evidence.items():
@@ -91,7 +100,8 @@ def knowledge_base_statements(kb) -> list[dict]:
         report = [{"model": claim.model, "behaviour": claim.behaviour}]
         keys = list(claim.key_context or [])
         text = faithful_sentence(kb, claim)
-        out.append({"id": f"kb:{claim.id}", "text": text, "reports": report, "verdict": "ok", "present": keys})
+        out.append({"id": f"kb:{claim.id}", "text": text, "reports": report, "verdict": "ok", "present": keys,
+                    "claims": [claim.id]})
         # Still reports this model and behaviour, with a number that is not theirs: another model's, or this model's
         # under another condition.
         plain = faithful_sentence(kb, claim, with_contrast=False)
@@ -177,17 +187,6 @@ def gold_pairs(kb, label: dict) -> set:
     return out
 
 
-def reporting_examples(checker, labelled: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """The open-set head's examples: each real statement's features (see Checker.reporting_features) and whether it
-    reports any stored result. Only real statements: the knowledge base's wordings all report one."""
-    x, y = [], []
-    for label, _analysis, _vectors, whole in _read_labelled(checker, labelled):
-        if whole is not None:
-            x.append(checker.reporting_features(whole))
-            y.append(int(not _reports_nothing(label)))
-    return np.asarray(x), np.asarray(y)
-
-
 def retrieval_examples(checker, labelled: list[dict]) -> tuple[list, list]:
     """The retrieval head's examples: every (statement, pair) record, labelled by whether the statement reports it."""
     from kb.check.checker import _Similarities
@@ -204,14 +203,42 @@ def retrieval_examples(checker, labelled: list[dict]) -> tuple[list, list]:
 
 def fit_reporting(x: np.ndarray, y: np.ndarray) -> dict | None:
     """The open-set head: a logistic regression on the statements' features, or None when one class is absent."""
-    from sklearn.linear_model import LogisticRegression
-
     if len(set(y.tolist())) < 2:
         return None
-    model = LogisticRegression(C=REGULARISATION, max_iter=5000, class_weight="balanced")
-    model.fit(x, y)
+    model = _reporting_model().fit(x, y)
     return {"weights": [round(float(w), 5) for w in model.coef_[0]], "intercept": round(float(model.intercept_[0]), 5),
             "examples": int(len(y)), "reporting": int(y.sum())}
+
+
+def _reporting_model():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=REGULARISATION, max_iter=5000, class_weight="balanced")
+
+
+def fit_reporting_head(checker, labelled: list[dict]) -> tuple[dict | None, dict]:
+    """(the open-set head's weights, text -> P(reports a result)) for the training statements.
+
+    The finding head reads the open-set head's output as a feature; an output for a statement the head was fitted
+    on would be near certain (it reads the whole embedding), so each training statement's comes from a head fitted
+    without its fold, as for the key detectors."""
+    from sklearn.model_selection import StratifiedKFold
+
+    texts, x, y = [], [], []
+    for label, analysis, _vectors, whole in _read_labelled(checker, labelled):
+        if whole is not None:
+            texts.append(analysis.text)
+            x.append(checker.reporting_features(whole))
+            y.append(int(not _reports_nothing(label)))
+    x, y = np.asarray(x), np.asarray(y)
+    head = fit_reporting(x, y)
+    if head is None or min(int(y.sum()), int(len(y) - y.sum())) < DETECTOR_FOLDS:
+        return head, {}
+    memo = {}
+    for train, test in StratifiedKFold(n_splits=DETECTOR_FOLDS, shuffle=True, random_state=0).split(x, y):
+        fitted = _reporting_model().fit(x[train], y[train])
+        memo.update(zip((texts[i] for i in test), (float(p) for p in fitted.predict_proba(x[test])[:, 1])))
+    return head, memo
 
 
 DETECTOR_MIN = 6  # a key gets a detector when at least this many labelled statements convey it, and as many drop it
@@ -275,9 +302,12 @@ def fit_key_detectors(checker, labelled: list[dict]) -> tuple[dict, dict]:
 
 def fit(found: Examples, meta: dict | None = None) -> dict:
     """The weights file's content: two logistic regressions fitted on the examples."""
+    choice = (_fit_one(found.choice_x, found.choice_y, found.choice_w, FINDING_FEATURES)
+              if CLAIM_CHOICE and len(set(found.choice_y)) == 2 else None)
     return {"format": FORMAT, "tiers": dict(TIERS),
             "finding": _fit_one(found.finding_x, found.finding_y, found.finding_w, FINDING_FEATURES),
             "key": _fit_one(found.key_x, found.key_y, found.key_w, KEY_FEATURES),
+            **({"choice": choice} if choice else {}),
             "meta": {**(meta or {}), "finding_examples": len(found.finding_y), "finding_positive": int(sum(found.finding_y)),
                      "key_examples": len(found.key_y), "key_conveyed": int(sum(found.key_y))}}
 
@@ -293,10 +323,13 @@ def _fit_one(x: list, y: list, w: list, names: tuple) -> dict:
     return {"weights": weights, "intercept": round(float(model.intercept_[0]), 4)}
 
 
-# The open-set head (does the statement report any stored result?) caps every finding's probability.
-OPEN_SET = False  # measured 2026-12-07: capping findings by it lowered cv claim recall 0.50 -> 0.43; kept off
+# The open-set head (does the statement report any stored result?) gives the finding head one more feature.
+# (Measured 2026-12-07: as a cap on every finding's probability it lowered cv claim recall 0.50 -> 0.43.)
+OPEN_SET = True
 # The retrieval head (kb.check.retrieve) scores every (model, behaviour) pair; its likely pairs become reports.
 RETRIEVAL = True
+# A claim-choice head, fitted on which claim labelled statements report, ranks a report's candidate claims.
+CLAIM_CHOICE = True
 # Each context key's detector (kb.check.context.detector_features) gives the key model one more feature.
 KEY_DETECTORS = True
 PASSES = 2  # the first pass ranks candidates with neutral weights; the second with the first pass's weights
@@ -309,7 +342,7 @@ def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True,
     repeated with the weights of the pass before, starting from neutral ones."""
     kb_statements = knowledge_base_statements(checker.kb) if with_knowledge_base else []
     current = checker.remembering_vectors().with_weights(FittedWeights.neutral())
-    reporting = fit_reporting(*reporting_examples(current, labelled)) if OPEN_SET else None
+    reporting, reporting_memo = fit_reporting_head(current, labelled) if OPEN_SET else (None, None)
     x, y = retrieval_examples(current, labelled) if RETRIEVAL else ([], [])
     retrieval = _fit_one(x, y, [1.0] * len(y), RETRIEVAL_FEATURES) if len(set(y)) == 2 else None
     heads = {k: v for k, v in (("reporting", reporting), ("retrieval", retrieval)) if v is not None}
@@ -317,14 +350,14 @@ def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True,
     if KEY_DETECTORS:
         heads["key_detectors"], memo = fit_key_detectors(current, labelled)
     current = current.with_weights(FittedWeights.from_dict({**neutral_dict(), **heads}))
-    current.key_detection_memo = memo
+    current.key_detection_memo, current.reporting_memo = memo, reporting_memo
     for _ in range(PASSES):
         found = examples(current, labelled)
         found.add_balanced(examples(current, kb_statements))
         weights = fit(found, {**(meta or {}), "statements": len(labelled), "knowledge_base_wordings": with_knowledge_base})
         weights.update(heads)
         current = checker.with_weights(FittedWeights.from_dict(weights))
-        current.key_detection_memo = memo
+        current.key_detection_memo, current.reporting_memo = memo, reporting_memo
     return weights
 
 
