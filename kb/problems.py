@@ -28,7 +28,7 @@ CODES = {
     "E036": "value_text's comparison sign ('<1%', '>85%') contradicts the claim's bound",
     "E037": "a changes.yaml entry disagrees with the claim it corrects",
     "E038": "a condition that names a model sits unscoped on a setting whose claims span several models",
-    "E039": "a rate's, conditional rate's or accuracy drop's value_text prints more than one figure",
+    "E039": "a value_text prints more than the claim's figure (two for a difference) or a figure it marks unverified",
     "E041": "differs_by: source links claims that differ in model, behaviour, value or a condition",
     "E042": "a claim is 'verified' without a locator in a primary source",
     "E043": "two changes.yaml entries for the same claim, field and date",
