@@ -484,6 +484,24 @@ def changes_match_the_data(kb, parts):
 
 
 @rule
+def notes_agree_with_the_verification_status(kb, parts):
+    """A verification_note or notes that opens with a status word ('VERIFIED via copies…') states a status; it must be
+    the claim's own, or a reader is told two things (a secondary claim whose note says VERIFIED)."""
+    words = "|".join(schema.VERIFICATION)
+    # A stamp is the status in capitals ('VERIFIED', 'SECONDARY ONLY') or a status word before 'via' or ':'; a note
+    # that starts 'Secondary sources say…' describes a source, not the claim's status.
+    opening = re.compile(rf"\W*(?:({words.upper()})\b|(?i:({words}))(?=\s+via\b|\s*:))")
+    for claim in kb.claims.values():
+        for field in ("verification_note", "notes"):
+            said = opening.match(str(getattr(claim, field, None) or ""))
+            stamp = said and (said.group(1) or said.group(2))
+            if stamp and stamp.lower() != claim.verification:
+                yield _problem(claim, field, "E044", f"{field} opens with '{stamp}' but the claim's verification "
+                               f"is '{claim.verification}'", "say what was read and where, without a status word, or "
+                               "set verification to the status the note gives")
+
+
+@rule
 def one_change_per_claim_field_and_day(kb, parts):
     """The changes table's key is (claim, field, date): a second entry for the same claim and field on the same day
     would pass validation and then fail the build, so a same-day correction updates the first entry instead."""

@@ -32,6 +32,7 @@ CODES = {
     "E041": "differs_by: source links claims that differ in model, behaviour, value or a condition",
     "E042": "a claim is 'verified' without a locator in a primary source",
     "E043": "two changes.yaml entries for the same claim, field and date",
+    "E044": "a claim's verification_note or notes opens with a status word other than its verification",
     "E040": "file name and id disagree, or a file is in the wrong place",
     "E050": "statements from one original page (url, else who and date) are in two evaluation folds",
     "E060": "a statement's fold does not match its folder (locked statements live in statements/locked/, no others)",

@@ -288,6 +288,17 @@ def test_a_figure_marked_unverified_is_not_the_value_text(tmp_path):
     assert problems == []
 
 
+def test_a_note_may_not_state_another_verification_status(tmp_path):
+    _kb, [problem] = _problems_of(tmp_path, "E044-note-says-verified.yaml")
+    assert problem.code == "E044" and "opens with 'VERIFIED' but the claim's verification is 'secondary'" in str(problem)
+    reworded = ("VERIFIED via press copies", "Read in press copies")
+    _kb, problems = _problems_of(tmp_path / "reworded", "E044-note-says-verified.yaml", reworded)
+    assert problems == []
+    agreeing = ("  verification: secondary\n", "  verification: verified\n")
+    _kb, problems = _problems_of(tmp_path / "agreeing", "E044-note-says-verified.yaml", agreeing)
+    assert [p.code for p in problems if p.code == "E044"] == []
+
+
 @pytest.mark.parametrize("text, figures", [
     ("21 of 22 cases (95%)", 1), ("1–2%", 1), ("between 1% and 2%", 1), ("13% (13.0%)", 1), ("39/128 (30.4%)", 1),
     ("8/1087 (0.7%)", 1), ("up to 97%", 1), ("<1%", 1), ("roughly 1%", 1), ("5 out of 24", 1),
