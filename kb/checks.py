@@ -335,23 +335,34 @@ def named_models(text: str, names: list) -> set:
     return found
 
 
-ONE_FIGURE_METRICS = ("rate", "conditional_rate", "accuracy_drop")
+# A difference may print the two figures it is taken from ('51% vs 66%') when the source prints no difference itself.
+FIGURES_ALLOWED = {"difference": 2}
+# Words that say a figure was not read in the source: such a figure is not the claim's and belongs in notes.
+UNREAD_WORDS = re.compile(r"\b(unverified|not verified|secondary (sources?|coverage|quote))\b", re.I)
 
 
 @rule
-def rates_print_one_figure(kb, parts):
-    """A rate's (or an accuracy drop's) value_text is the cell as the source prints it: one figure. Other results
-    are claims of their own; p-values, intervals, margins and the two accuracies a drop is the difference of belong
-    in notes, or the checker reads them as this claim's numbers."""
+def value_text_prints_the_claims_figure(kb, parts):
+    """A value_text is the claim's result as the source prints it: one figure (a difference may print its two arms),
+    or the source's words. Other results are claims of their own; p-values, intervals, margins and figures seen only
+    in secondary sources belong in notes, or the checker reads them as this claim's numbers."""
     for claim in kb.claims.values():
-        if claim.metric not in ONE_FIGURE_METRICS or not isinstance(claim.value_text, str):
+        if not isinstance(claim.value_text, str):
             continue
         figures = printed_figures(claim.value_text)
-        if len(figures) > 1:
+        allowed = FIGURES_ALLOWED.get(claim.metric, 1)
+        if len(figures) > allowed:
             yield _problem(claim, "value_text", "E039", f"value_text '{claim.value_text}' prints {len(figures)} figures "
-                           f"({', '.join(figures)}); a {claim.metric}'s value_text is one figure as the source prints it",
+                           f"({', '.join(figures)}); {'an' if claim.metric[0] in 'aeiou' else 'a'} {claim.metric}'s value_text is "
+                           f"{'at most two figures' if allowed == 2 else 'one figure'} as the source prints it",
                            "keep this cell's figure; give every other result its own claim (linked as a contrast) and "
                            "move p-values, intervals and margins to notes")
+        unread = UNREAD_WORDS.search(claim.value_text)
+        if unread:
+            yield _problem(claim, "value_text", "E039", f"value_text '{claim.value_text}' says '{unread.group(0)}': "
+                           "a figure not read in the source is not the claim's result",
+                           "keep the source's own figure or words in value_text; move the unread figure and where it "
+                           "was seen to notes, and set verification to what was read")
 
 
 @rule
@@ -470,6 +481,24 @@ def changes_match_the_data(kb, parts):
             yield _problem(change, "new", "E037", f"says {change.field} became {_quoted(change.new)}, but the claim "
                            f"now has {_quoted(now)}", "make 'new' what the data says now, or record a later change",
                            label)
+
+
+@rule
+def notes_agree_with_the_verification_status(kb, parts):
+    """A verification_note or notes that opens with a status word ('VERIFIED via copies…') states a status; it must be
+    the claim's own, or a reader is told two things (a secondary claim whose note says VERIFIED)."""
+    words = "|".join(schema.VERIFICATION)
+    # A stamp is the status in capitals ('VERIFIED', 'SECONDARY ONLY') or a status word before 'via' or ':'; a note
+    # that starts 'Secondary sources say…' describes a source, not the claim's status.
+    opening = re.compile(rf"\W*(?:({words.upper()})\b|(?i:({words}))(?=\s+via\b|\s*:))")
+    for claim in kb.claims.values():
+        for field in ("verification_note", "notes"):
+            said = opening.match(str(getattr(claim, field, None) or ""))
+            stamp = said and (said.group(1) or said.group(2))
+            if stamp and stamp.lower() != claim.verification:
+                yield _problem(claim, field, "E044", f"{field} opens with '{stamp}' but the claim's verification "
+                               f"is '{claim.verification}'", "say what was read and where, without a status word, or "
+                               "set verification to the status the note gives")
 
 
 @rule

@@ -255,6 +255,50 @@ def test_an_accuracy_drop_prints_one_figure(tmp_path):
     assert problems == []
 
 
+def _e039(tmp_path, fixture, *edits):
+    """The E039 problems of a broken fixture's copy after text edits (other rules may object to the edited metric)."""
+    root, rel = broken_copy(tmp_path, fixture)
+    path = root / rel
+    text = path.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    _kb, problems = load_knowledge_base(root)
+    return [str(p) for p in problems if p.file == rel and p.code == "E039"]
+
+
+def test_every_metric_prints_one_figure_and_a_difference_its_two_arms(tmp_path):
+    fixture, arms = "E039-accuracy-drop-two-figures.yaml", ("0.99 vs 0.94, diff 0.05", "0.99 vs 0.94")
+    score, difference = ("  metric: accuracy_drop\n", "  metric: score\n"), ("  metric: accuracy_drop\n", "  metric: difference\n")
+    [problem] = _e039(tmp_path / "score", fixture, score)
+    assert "prints 3 figures" in problem and "a score's value_text is one figure" in problem
+    [problem] = _e039(tmp_path / "drop-arms", fixture, arms)
+    assert "an accuracy_drop's value_text is one figure" in problem
+    [problem] = _e039(tmp_path / "difference", fixture, difference)
+    assert "a difference's value_text is at most two figures" in problem
+    assert _e039(tmp_path / "difference-arms", fixture, difference, arms) == []
+
+
+def test_a_figure_marked_unverified_is_not_the_value_text(tmp_path):
+    _kb, [problem] = _problems_of(tmp_path, "E039-unread-figure.yaml")
+    assert problem.code == "E039" and "says 'secondary sources'" in str(problem) and "move the unread figure" in str(problem)
+    words = ("often; secondary sources say 'up to 33%' (unverified)", "often")
+    _kb, problems = _problems_of(tmp_path / "words", "E039-unread-figure.yaml", words)
+    assert problems == []
+
+
+def test_a_note_may_not_state_another_verification_status(tmp_path):
+    _kb, [problem] = _problems_of(tmp_path, "E044-note-says-verified.yaml")
+    assert problem.code == "E044" and "opens with 'VERIFIED' but the claim's verification is 'secondary'" in str(problem)
+    reworded = ("VERIFIED via press copies", "Read in press copies")
+    _kb, problems = _problems_of(tmp_path / "reworded", "E044-note-says-verified.yaml", reworded)
+    assert problems == []
+    agreeing = ("  verification: secondary\n", "  verification: verified\n")
+    _kb, problems = _problems_of(tmp_path / "agreeing", "E044-note-says-verified.yaml", agreeing)
+    assert [p.code for p in problems if p.code == "E044"] == []
+
+
 @pytest.mark.parametrize("text, figures", [
     ("21 of 22 cases (95%)", 1), ("1–2%", 1), ("between 1% and 2%", 1), ("13% (13.0%)", 1), ("39/128 (30.4%)", 1),
     ("8/1087 (0.7%)", 1), ("up to 97%", 1), ("<1%", 1), ("roughly 1%", 1), ("5 out of 24", 1),
