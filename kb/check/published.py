@@ -92,6 +92,8 @@ def assertion_text(assert_from: float | None, tentative_precision: float | None)
     from kb.check.evaluate import ASSERT_PRECISION
 
     right = f" (right {in_ten(tentative_precision)})" if tentative_precision is not None else ""
+    if assert_from is None and tentative_precision is None:
+        return "Every flag is shown as one to verify: how often flags are right was not measured."
     if assert_from is None:
         return (f"No confidence of the checker makes its flags right {_tenths(ASSERT_PRECISION)} times, so every "
                 f"flag is shown as one to verify{right}.")
