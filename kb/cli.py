@@ -312,13 +312,15 @@ def _check(obj, text, path, jsonl, progress):
             click.echo("Error: no statement to check: give it as TEXT, with --file PATH, or on standard input.", err=True)
             sys.exit(EXIT_INPUT)
     from kb.check.inputs import MAX_TEXT_BYTES, printable, too_long
+    from kb.check.published import FlagTrust, published
     from kb.check.render import render
 
     checker = _checker(obj)
     if isinstance(text, bytes) and len(text) > MAX_TEXT_BYTES:
         text = too_long("the text")
     result = next(checked(checker, [("1", text)]))
-    click.echo(printable(render(result, checker.kb, color=None)))
+    trust = FlagTrust.of(published(obj.root)["cv"])  # the knowledge base's committed cross-validation, if any
+    click.echo(printable(render(result, checker.kb, color=None, trust=trust)))
     sys.exit(_exit_status(result))
 
 

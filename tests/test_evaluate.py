@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from kb.check.evaluate import (Evaluation, cross_validate, expected_calibration_error, folded_report_lines,
-                               locked_test, score_statement, shared_fit)
+from kb.check.evaluate import (ASSERT_MIN_FLAGS, ASSERT_PRECISION, Evaluation, cross_validate,
+                               expected_calibration_error, folded_json, folded_report_lines, locked_test,
+                               score_statement, shared_fit)
 from kbtest import ROOT, TINY_STATEMENTS, WHO, run_kb, tiny_labelled_kb
 
 FOLDS = ["cv1", "cv2", "cv3", "cv4", "cv5", "locked"]
@@ -96,6 +97,67 @@ def test_expected_calibration_error_over_ten_bins():
     assert expected_calibration_error(pairs) == pytest.approx(expected)
 
 
+class FlagsWithConfidence:
+    """A checker that flags every statement as missing context, as sure as the statement's id says ("s-0.73": 0.73);
+    the labels decide which flags are right."""
+
+    def __init__(self, _train):
+        pass
+
+    def check_many(self, items):
+        for sid, _text in items:
+            finding = {"model": "o1", "behaviour": "sandbagging", "tier": "match", "missing_context": ["goal_nudge"],
+                       "problems": [], "confidence": float(sid.split("-")[1])}
+            yield {"id": sid, "verdict": "missing_context", "findings": [finding]}
+
+
+def _flag_statements(right_from: float, wrong_above: int = 0):
+    """Forty statements, one per confidence 0.50 to 0.89, spread over the cv folds: the label is a flag (the
+    checker's flag is right) from `right_from` on, except for `wrong_above` of the most confident."""
+    confidences = [round(0.50 + i / 100, 2) for i in range(40)]
+    wrong_top = set(confidences[-wrong_above:]) if wrong_above else set()
+    return [{"id": f"s-{c:.2f}", "text": "o1 sandbagged.", "fold": FOLDS[i % 5],
+             "verdict": "missing_context" if c >= right_from and c not in wrong_top else "ok",
+             "missing": [], "present": [], "reports": [{"model": "o1", "behaviour": "sandbagging"}]}
+            for i, c in enumerate(confidences)]
+
+
+def _expected_assert_from(statements) -> float | None:
+    """The rule, counted directly: the lowest confidence whose flags at or above it are right often enough."""
+    pairs = [(float(s["id"].split("-")[1]), s["verdict"] != "ok") for s in statements]
+    for t in sorted(c for c, _ in pairs):
+        above = [right for c, right in pairs if c >= t]
+        if len(above) >= ASSERT_MIN_FLAGS and sum(above) / len(above) >= ASSERT_PRECISION:
+            return t
+    return None
+
+
+def test_eval_cv_says_from_which_confidence_flags_are_stated_as_verdicts_and_saves_it():
+    statements = _flag_statements(right_from=0.70)
+    result = cross_validate(statements, FlagsWithConfidence)
+    expected = _expected_assert_from(statements)
+    assert expected == 0.68  # 20 right of the 22 flags from 0.68 (0.91); from 0.67, 20 of 23 (0.87)
+    line = next(line for line in folded_report_lines(result) if line.startswith("flags stated as verdicts"))
+    assert line.startswith("flags stated as verdicts from confidence 0.68 (precision 0.91 over 22 flags); below it a "
+                           "flag reads as one to verify (precision 0.00 over 18); precision of flags at the match "
+                           "tier 0.50 [20/40]"), line
+    saved = folded_json(result)["sets"][-1]["flag_assertion"]
+    assert saved["assert_from"] == 0.68 and saved["flags"] == 22 and saved["tentative_flags"] == 18
+    assert saved["precision"] == pytest.approx(20 / 22) and saved["tentative_precision"] == 0
+
+
+def test_eval_cv_says_when_no_confidence_reaches_the_precision_and_every_flag_is_to_verify():
+    statements = _flag_statements(right_from=0.50, wrong_above=6)  # the most confident flags are the wrong ones
+    result = cross_validate(statements, FlagsWithConfidence)
+    assert _expected_assert_from(statements) is None
+    line = next(line for line in folded_report_lines(result) if line.startswith("no confidence reaches"))
+    # The more confident, the more of the six wrong flags: the best is every flag, 34 of 40 right.
+    assert line == ("no confidence reaches a flag precision of 0.90 (best 0.85 at ≥ 0.50, over 40 flags): every flag "
+                    "reads as one to verify; precision of flags at the match tier 0.85 [34/40]"), line
+    saved = folded_json(result)["sets"][-1]["flag_assertion"]
+    assert saved["assert_from"] is None and saved["tentative_flags"] == 40
+
+
 # The end-to-end `kb eval --cv` run, made once for this file on the tiny labelled knowledge base (kbtest).
 @pytest.fixture(scope="module")
 def tiny_cv(tmp_path_factory):
@@ -130,6 +192,15 @@ def test_eval_cv_and_locked_on_a_small_labelled_knowledge_base(tiny_cv):
     # The fitted checker does check: it finds most of the reports and flags better than chance.
     pooled = saved["sets"][-1]["figures"]
     assert pooled["claim_recall"] >= 0.5 and pooled["flag_accuracy"] > 0.5, pooled
+    # Where flags stop reading as ones to verify: one line, and the pooled set saves it for the check page.
+    assertion = saved["sets"][-1]["flag_assertion"]
+    line = next(line for line in result.stdout.splitlines() if line.startswith(("flags stated", "no confidence")))
+    if assertion["assert_from"] is None:
+        assert line.startswith("no confidence reaches a flag precision of 0.90") and "every flag reads as one to " \
+            "verify" in line, line
+    else:
+        assert line.startswith(f"flags stated as verdicts from confidence {assertion['assert_from']:.2f}"), line
+    assert assertion["tentative_flags"] <= assertion["flags_with_confidence"]
     locked = run_kb("--root", str(root), "eval", "--locked", "--json")
     data = json.loads(locked.stdout)
     assert data["mode"] == "locked" and data["sets"][0]["statements"] == per_fold.get("locked", 0)

@@ -49,7 +49,7 @@ def submit(page, server: str, text: str):
 def test_a_statement_that_drops_the_goal_nudge_shows_the_verdict_and_the_missing_condition(server, page):
     submit(page, server, DROPS_NUDGE)
     verdict = page.locator(".caveat-card-verdict")
-    assert verdict.is_visible() and "Missing context" in verdict.inner_text()
+    assert verdict.is_visible() and "missing context" in verdict.inner_text().lower()  # or "Possibly missing …"
     missing = page.locator(".caveat-missing li", has_text="Strong goal nudge")
     assert missing.is_visible() and "pursue its goal above all else" in missing.inner_text()
     assert page.locator("#caveat-text").input_value() == DROPS_NUDGE  # the text stays in the box to edit
@@ -63,7 +63,7 @@ def test_a_statement_that_drops_the_goal_nudge_shows_the_verdict_and_the_missing
 
 def test_a_misstated_number_is_shown_in_red_words(server, page):
     submit(page, server, "o3 sabotaged shutdown in 79% of runs, even when told to allow it.")
-    assert "Misstated" in page.locator(".caveat-card-verdict").inner_text()
+    assert "misstated" in page.locator(".caveat-card-verdict").inner_text().lower()
     number = page.locator(".caveat-number-other_condition")
     assert number.is_visible() and "belongs to another condition" in number.inner_text()
     assert number.evaluate("e => getComputedStyle(e).color") == "rgb(185, 28, 28)"
@@ -87,7 +87,7 @@ def test_one_click_selects_the_whole_faithful_wording(server, scripted_page):
 def test_script_payloads_do_not_run(server, scripted_page):
     text = f"<script>alert(1)</script> <img src=x onerror=alert(2)> \"><svg onload=alert(3)> {DROPS_NUDGE}"
     submit(scripted_page, server, text)
-    assert "Missing context" in scripted_page.locator(".caveat-card-verdict").inner_text()
+    assert "missing context" in scripted_page.locator(".caveat-card-verdict").inner_text().lower()
     assert scripted_page.locator("#caveat-text").input_value() == text  # came back as text
     assert scripted_page.locator(".content img, .content svg").count() == 0
     screenshot(scripted_page, "check-payload-inert.png")

@@ -456,7 +456,8 @@ def test_accuracy_section_shows_only_committed_real_statement_figures_or_says_ho
     folder.mkdir()
     (folder / "cv.json").write_text(json.dumps({"date": "2026-12-07", "sets": [
         {"labels": "cv1", "statements": 100, "figures": {"flag_accuracy": 0.5}},
-        {"labels": "pooled (cv1-cv5)", "statements": 690, "figures": {"flag_accuracy": 0.85, "false_alarm_rate": 0.125}}]}))
+        {"labels": "pooled (cv1-cv5)", "statements": 690, "figures": {"flag_accuracy": 0.85, "false_alarm_rate": 0.125},
+         "flag_assertion": {"assert_from": None, "tentative_precision": 0.61}}]}))
     (folder / "locked-runs.jsonl").write_text(json.dumps({"date": "2026-12-07", "commit": "abc1234", "statements": 254,
                                                           "figures": {"flag_accuracy": 0.8}}) + "\n")
     (folder / "agreement.json").write_text(json.dumps({"statements": 289, "kappa": 0.87, "date": "2026-12-06",
@@ -469,6 +470,8 @@ def test_accuracy_section_shows_only_committed_real_statement_figures_or_says_ho
     assert "locked test fold (2026-12-07, commit abc1234)" in present and "80%" in present
     assert "Two annotators, against each other (2026-12-06)" in present and "94%" in present
     assert "kappa over the verdict is 0.87" in present
+    assert ("No confidence of the checker makes its flags right 9 in 10 times, so every flag is shown as one to verify "
+            "(right about 6 in 10 times).") in present
 
 
 def test_the_built_checker_page_shows_no_figure_measured_on_invented_sets(site):

@@ -21,7 +21,8 @@ from kb.check import inputs
 from kb.check.analysis import analyse
 from kb.check.conditions import scopes, stated_conditions
 from kb.check.context import detector_features, key_evidence, present_keys
-from kb.check.detectors import MISSTATING, FindingCheck, run_detectors
+from kb.check.detectors import FindingCheck, run_detectors
+from kb.check.flags import flags, misstates
 from kb.check.embed import CachedEmbeddings, load_embedder
 from kb.check.evidence import FINDING_FEATURES, NUMBER_KINDS, SUBJECT_KINDS, EvidenceRecord, one_hot
 from kb.check.fitted import FittedWeights
@@ -680,9 +681,9 @@ def _merge(findings: list) -> list:
 
 def verdict(findings: list) -> str:
     matched = [f for f in findings if f.tier == "match"]
-    if any(p["kind"] in MISSTATING for f in matched for p in f.problems):
+    if any(misstates(f.problems) for f in matched):
         return "misstated"
-    if any(f.missing or any(p["kind"] == "overgeneralisation" for p in f.problems) for f in matched):
+    if any(flags(f.missing, f.problems) for f in matched):
         return "missing_context"
     return "ok" if matched else "no_claim"
 

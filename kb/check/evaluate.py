@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
+from kb.check.flags import FLAGGED, flag_confidence
 from kb.check.store import accepted_verdicts
 from kb.folds import CV_FOLDS, LOCKED
 
-FLAGGED = {"missing_context", "misstated"}
 GOALS = {"flag_accuracy": (">=", 0.90), "claim_recall": (">=", 0.90), "missing_context_recall": (">=", 0.85),
          "false_alarm_rate": ("<=", 0.10), "misstated_recall": (">=", 0.75)}
 FIGURE_NAMES = {"flag_accuracy": "flag accuracy", "claim_recall": "claim recall",
@@ -29,6 +29,9 @@ FIGURE_NAMES = {"flag_accuracy": "flag accuracy", "claim_recall": "claim recall"
 
 
 CALIBRATION_BINS = 10
+# A flag is stated as a verdict only from the confidence at which cross-validated flags are right this often, over at
+# least this many flags (over fewer, the precision would itself be a guess); below it, a flag reads as one to verify.
+ASSERT_PRECISION, ASSERT_MIN_FLAGS = 0.90, 20
 
 
 class LabelsError(Exception):
@@ -86,6 +89,7 @@ class Evaluation:
     # over the matched findings of reports the label names
     keys: dict = field(default_factory=dict)
     key_confidences: list = field(default_factory=list)  # (confidence a key is dropped, whether the label drops it)
+    flag_confidences: list = field(default_factory=list)  # (confidence of a flag, whether the label is a flag too)
 
     @property
     def figures(self) -> dict:
@@ -231,7 +235,11 @@ def score_stages(evaluation: Evaluation, label: dict, result: dict, matched: lis
     if predicted == "misstated":
         stages["misstated_precision"].add("misstated" in gold, 1)
     if predicted in FLAGGED:
-        stages["flag_precision"].add(all(v in FLAGGED for v in gold), 1)
+        right = all(v in FLAGGED for v in gold)
+        stages["flag_precision"].add(right, 1)
+        confidence = flag_confidence(result)
+        if confidence is not None:
+            evaluation.flag_confidences.append((confidence, right))
     _score_keys(evaluation, label, [f for f in matched if reports_finding(label, f)])
 
 
@@ -284,6 +292,7 @@ def pooled(evaluations: list[Evaluation]) -> Evaluation:
         out.failures += e.failures
         out.confidences += e.confidences
         out.key_confidences += e.key_confidences
+        out.flag_confidences += e.flag_confidences
         for name, tally in e.tallies.items():
             out.tallies[name].add(tally.hits, tally.total)
         for name, tally in e.stages.items():
@@ -293,6 +302,49 @@ def pooled(evaluations: list[Evaluation]) -> Evaluation:
             for i, n in enumerate(counts):
                 mine[i] += n
     return out
+
+
+def flag_assertion(pairs: list[tuple[float, bool]]) -> dict | None:
+    """From (flag confidence, flag right) pairs, where a flag stops reading as one to verify (None without pairs).
+
+    assert_from: the lowest observed confidence t whose flags at t or above are right at least ASSERT_PRECISION of the
+    time over at least ASSERT_MIN_FLAGS flags, or None when no t is. `from`, `precision`, `flags`: that t and its
+    figures, else those of the most precise t with enough flags (None when no t has enough). tentative_precision and
+    tentative_flags: the flags below assert_from (all of them when it is None), as the check page shows them."""
+    if not pairs:
+        return None
+    cuts = []  # (t, precision of the flags at t or above, how many)
+    for t in sorted({c for c, _ in pairs}):
+        above = [right for c, right in pairs if c >= t]
+        if len(above) >= ASSERT_MIN_FLAGS:
+            cuts.append((t, sum(above) / len(above), len(above)))
+    reaching = [cut for cut in cuts if cut[1] >= ASSERT_PRECISION]
+    chosen = reaching[0] if reaching else max(cuts, key=lambda cut: cut[1], default=(None, None, None))
+    assert_from = reaching[0][0] if reaching else None
+    below = [right for c, right in pairs if assert_from is None or c < assert_from]
+    return {"assert_from": assert_from, "from": chosen[0], "precision": chosen[1], "flags": chosen[2],
+            "tentative_precision": sum(below) / len(below) if below else None, "tentative_flags": len(below),
+            "flags_with_confidence": len(pairs), "target_precision": ASSERT_PRECISION, "min_flags": ASSERT_MIN_FLAGS}
+
+
+def flag_assertion_lines(evaluation: Evaluation) -> list[str]:
+    """One line: the confidence from which flags are stated as verdicts, or that none is; nothing when flags carry no
+    confidence (a peer's)."""
+    measured = flag_assertion(evaluation.flag_confidences)
+    if measured is None:
+        return []
+    tally = evaluation.stages["flag_precision"]
+    overall = f"precision of flags at the match tier {_show(tally.rate)} [{tally.hits}/{tally.total}]"
+    if measured["assert_from"] is not None:
+        return [f"flags stated as verdicts from confidence {measured['assert_from']:.2f} (precision "
+                f"{measured['precision']:.2f} over {measured['flags']} flags); below it a flag reads as one to verify "
+                f"(precision {_show(measured['tentative_precision'])} over {measured['tentative_flags']}); {overall}"]
+    if measured["from"] is None:
+        return [f"no confidence reaches a flag precision of {ASSERT_PRECISION:.2f} ({measured['flags_with_confidence']} "
+                f"flags carry a confidence, fewer than the {ASSERT_MIN_FLAGS} needed): every flag reads as one to "
+                f"verify; {overall}"]
+    return [f"no confidence reaches a flag precision of {ASSERT_PRECISION:.2f} (best {measured['precision']:.2f} at "
+            f"≥ {measured['from']:.2f}, over {measured['flags']} flags): every flag reads as one to verify; {overall}"]
 
 
 def stage_json(evaluation: Evaluation) -> dict:
@@ -407,6 +459,9 @@ def as_json(evaluations: list[tuple[str, Evaluation]], failures: bool = True) ->
         if e.calibration is not None:
             entry["calibration"] = e.calibration
         entry["stages"] = stage_json(e)
+        measured = flag_assertion(e.flag_confidences)
+        if measured is not None:
+            entry["flag_assertion"] = measured
         sets.append(entry)
     return {"goals": {name: f"{op} {goal}" for name, (op, goal) in GOALS.items()}, "sets": sets}
 
@@ -435,7 +490,7 @@ def report_lines(evaluation: Evaluation) -> list[str]:
         c = evaluation.calibration
         lines.append(f"{'calibration':>24}: ECE ({CALIBRATION_BINS} bins) {c['ece']:.2f}, Brier score {c['brier']:.2f} "
                      f"over {c['findings']} findings")
-    return lines + stage_lines(evaluation)
+    return lines + flag_assertion_lines(evaluation) + stage_lines(evaluation)
 
 
 def folded_report_lines(result: FoldedEvaluation, what: str = "Caveat", source: str = "statements/*.yaml") -> list[str]:
@@ -465,6 +520,7 @@ def folded_report_lines(result: FoldedEvaluation, what: str = "Caveat", source: 
         for key, label in (("ece", f"calibration ECE ({CALIBRATION_BINS} bins)"), ("brier", "Brier score")):
             values = " ".join(f"{_show(e.calibration[key] if e.calibration else None):>6}" for _, e in columns)
             lines.append(f"{label:>24}: {values}  [{total.calibration['findings'] if total.calibration else 0} findings]")
+    lines += flag_assertion_lines(total)
     lines += ["", "Stage by stage" + (", pooled over the held-out folds:" if result.mode == "cv" else ":")]
     lines += stage_lines(total)
     return lines

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 EVALUATION_DIR = "evaluation"
@@ -63,7 +64,8 @@ def published_in(folder: Path) -> dict:
         pooled = next((s for s in cv.get("sets", []) if str(s.get("labels", "")).startswith("pooled")), None)
         if pooled:
             out["cv"] = {"date": cv.get("date"), "statements": pooled.get("statements"),
-                         "figures": pooled.get("figures", {}), "calibration": pooled.get("calibration")}
+                         "figures": pooled.get("figures", {}), "calibration": pooled.get("calibration"),
+                         **flags_to_verify(pooled)}
     log = folder / LOCKED_LOG
     if log.is_file():
         entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -71,6 +73,81 @@ def published_in(folder: Path) -> dict:
         out["locked"] = entries[-1] if entries else None
     out["agreement"] = _json(folder / AGREEMENT_FILE)
     return out
+
+
+def flags_to_verify(pooled: dict) -> dict:
+    """{"assert_from", "tentative_flag_precision"} of the pooled cross-validated set: the confidence from which a flag
+    is stated as a verdict (None: none is) and how often the flags below it are right. A file saved before kb eval
+    measured the threshold has none: every flag is then one to verify, right as often as flags are overall."""
+    measured = pooled.get("flag_assertion")
+    if measured:
+        return {"assert_from": measured.get("assert_from"),
+                "tentative_flag_precision": measured.get("tentative_precision")}
+    return {"assert_from": None, "tentative_flag_precision": (pooled.get("stages") or {}).get("flag_precision")}
+
+
+def assertion_text(assert_from: float | None, tentative_precision: float | None) -> str:
+    """One sentence for readers: from which confidence a flag is stated as a verdict, or that every flag is shown as
+    one to verify."""
+    from kb.check.evaluate import ASSERT_PRECISION
+
+    right = f" (right {in_ten(tentative_precision)})" if tentative_precision is not None else ""
+    if assert_from is None and tentative_precision is None:
+        return "Every flag is shown as one to verify: how often flags are right was not measured."
+    if assert_from is None:
+        return (f"No confidence of the checker makes its flags right {_tenths(ASSERT_PRECISION)} times, so every "
+                f"flag is shown as one to verify{right}.")
+    return (f"Flags are stated as verdicts from a confidence of {_percent(assert_from)}; those below it are shown as "
+            f"ones to verify{right}.")
+
+
+def in_ten(share: float) -> str:
+    """0.6 -> 'about 6 in 10 times': a precision as readers weigh it."""
+    return f"about {_tenths(share)} times"
+
+
+def _tenths(share: float) -> str:
+    return f"{round(share * 10)} in 10"
+
+
+@dataclass(frozen=True)
+class FlagTrust:
+    """How far a flag may be stated as a verdict, as the cross-validation measured it (the `accuracy` table's cv row
+    in the server, evaluation/cv.json for `kb check`): a flag below assert_from, or any flag when no confidence
+    reaches the precision, is shown as one to verify. Unmeasured (no cv row), every flag keeps its wording."""
+
+    measured: bool = False
+    assert_from: float | None = None
+    precision: float | None = None  # of the flags shown as ones to verify
+
+    @classmethod
+    def of(cls, cv: dict | None) -> "FlagTrust":
+        """From a cv row of the `accuracy` table, or published()'s "cv" (the same names)."""
+        if not cv:
+            return cls()
+        return cls(True, cv.get("assert_from"), cv.get("tentative_flag_precision"))
+
+    def tentative(self, result: dict) -> bool:
+        """Is this `kb check` object a flag to show as one to verify, not as a verdict?"""
+        from kb.check.flags import FLAGGED, flag_confidence
+
+        if not self.measured or result.get("verdict") not in FLAGGED:
+            return False
+        confidence = flag_confidence(result)
+        return self.assert_from is None or confidence is None or confidence < self.assert_from
+
+    def why(self) -> str:
+        """Why a tentative flag is one to verify, in one sentence."""
+        from kb.check.evaluate import ASSERT_PRECISION
+
+        if self.precision is None:
+            return "How often flags like this are right has not been measured."
+        fitted = "on real statements the checker was not fitted on"
+        if self.assert_from is None:
+            return (f"Flags are right {in_ten(self.precision)} {fitted}, and no confidence of the checker raises that "
+                    f"to {_tenths(ASSERT_PRECISION)}.")
+        return (f"Flags at this confidence (below {_percent(self.assert_from)}) are right {in_ten(self.precision)} "
+                f"{fitted}.")
 
 
 def _json(path: Path):
@@ -90,7 +167,8 @@ def published_lines(root: Path) -> list[str]:
     lines = []
     cv = data["cv"]
     lines.append(f"Checker, cross-validated on {cv['statements']} real statements ({cv['date']}): "
-                 f"{figures_text(cv['figures'])}." if cv else
+                 f"{figures_text(cv['figures'])}. {assertion_text(cv['assert_from'], cv['tentative_flag_precision'])}"
+                 if cv else
                  "Checker, cross-validated: not measured yet (kb eval --cv --save evaluation/cv.json).")
     locked = data["locked"]
     lines.append(f"Checker on the locked test fold, {locked['statements']} statements never fitted on "
@@ -116,7 +194,9 @@ ACCURACY_KINDS = {"cv": CV_FILE, "locked": LOCKED_LOG, "agreement": AGREEMENT_FI
 
 
 def _accuracy_table():
+    from kb.check.evaluate import ASSERT_MIN_FLAGS, ASSERT_PRECISION
     from kb.database import Table
+    from kb.format import percent
 
     figure_columns = [(name, float, f"{text} (0 to 1)") for name, text in (
         ("flag_accuracy", "Flag accuracy: statements whose flag (flagged or not) is right"),
@@ -134,7 +214,14 @@ def _accuracy_table():
                   ("statements", int, "How many statements it was measured on."),
                   *figure_columns,
                   ("kappa", float, "Cohen's kappa over the verdict (agreement)."),
-                  ("file", str, "The evaluation/ file it comes from.")],
+                  ("file", str, "The evaluation/ file it comes from."),
+                  # Added after `file`: columns only ever grow, at the end.
+                  ("assert_from", float, "The lowest confidence from which the checker's flags (missing context or "
+                   f"misstated) are right at least {percent(ASSERT_PRECISION)} of the time over at least "
+                   f"{ASSERT_MIN_FLAGS} flags (cv); empty when no confidence is: then the check page shows every flag "
+                   "as one to verify, not as a verdict."),
+                  ("tentative_flag_precision", float, "How often the flags below assert_from (all flags when it is "
+                   "empty) are right (cv): what the check page says of a flag it shows as one to verify.")],
                  ("kind",))
 
 
@@ -152,7 +239,9 @@ def accuracy_rows(folder: Path) -> list[dict]:
         figures = entry.get("figures") or {}
         rows.append({"kind": kind, "date": entry.get("date"), "commit": entry.get("commit"),
                      "statements": entry.get("statements"), **{name: figures.get(name) for name in FIGURES},
-                     "kappa": entry.get("kappa"), "file": f"{EVALUATION_DIR}/{file}"})
+                     "kappa": entry.get("kappa"), "file": f"{EVALUATION_DIR}/{file}",
+                     "assert_from": entry.get("assert_from"),
+                     "tentative_flag_precision": entry.get("tentative_flag_precision")})
     return rows
 
 

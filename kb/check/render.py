@@ -17,9 +17,13 @@ def _wrap(label: str, text: str, width: int = 100) -> str:
     return textwrap.fill(text, width=width, initial_indent=f"    {label}: ", subsequent_indent=" " * (6 + len(label)))
 
 
-def render(result: dict, kb=None, color: bool | None = None) -> str:
+def render(result: dict, kb=None, color: bool | None = None, trust=None) -> str:
+    """`trust` (kb.check.published.FlagTrust, from the knowledge base's evaluation/cv.json): a flag it finds tentative
+    gets one line saying to check it, and why."""
     word, colour = VERDICT_STYLE.get(result.get("verdict"), ("?", "white"))
     lines = [click.style(word, fg=colour, bold=True, reset=True) if color is not False else word]
+    if trust is not None and trust.tentative(result):
+        lines.append(f"  check before relying on it: {trust.why()}")
     if result.get("error"):
         lines.append(f"  {result['error']['message']} [{result['error']['code']}]")
     for notice in result.get("notices", []):

@@ -34,7 +34,7 @@ from datasette.utils.asgi import Response
 
 from kb import schema
 from kb.check.inputs import MAX_CHARS, InputError
-from kb.check.published import accuracy_sentence
+from kb.check.published import FlagTrust, accuracy_sentence
 from kb.publish import views
 from kb.publish.check_pool import FairPool, PoolBusy
 from kb.publish.datasette_config import DATABASE
@@ -348,7 +348,7 @@ async def check_page(datasette, request) -> Response:
         if text is not None and text.strip():
             context["text"] = text
             result = (await run_checks(datasette, [(None, text)]))[0]
-            context["card"] = verdict_card(datasette, data.kb, result, text)
+            context["card"] = verdict_card(datasette, data.kb, result, text, data.flag_trust)
             status = result_status(result)
     except BadRequest as error:
         context["problem"], status, headers = error.message, getattr(error, "status", 400), retry_headers(error)
@@ -377,9 +377,10 @@ def check_links(datasette, text: str) -> dict:
             for name, path in (("page", "check"), ("json", "check.json"), ("jsonld", "check.jsonld"))}
 
 
-def verdict_card(datasette, kb, result: dict, text: str | None = None) -> dict:
+def verdict_card(datasette, kb, result: dict, text: str | None = None, trust: FlagTrust | None = None) -> dict:
     """The verdict view (kb.publish.views) of one `kb check` object with Datasette's links, and for a checked text
-    its shareable GET links (also used for the stored verdicts of statements)."""
-    card = views.verdict_view(kb, result, DatasetteLinks(datasette))
+    its shareable GET links (also used for the stored verdicts of statements). `trust`: the served database's
+    measured trust in flags, so a flag below it reads as one to verify."""
+    card = views.verdict_view(kb, result, DatasetteLinks(datasette), trust)
     card["links"] = check_links(datasette, text) if text is not None else {}
     return card

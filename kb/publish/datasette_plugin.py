@@ -80,7 +80,8 @@ async def statement_page(datasette, request, data: Served, statement_id: str) ->
     review = claimreview.statement_review(datasette, request, data.kb, result)
     statement = data.kb.statements[statement_id]
     return {"text": statement.text, "who": statement.who, "date": statement.date,
-            "card": check_routes.verdict_card(datasette, data.kb, result), "jsonld": Markup(inert_json(review)),
+            "card": check_routes.verdict_card(datasette, data.kb, result, trust=data.flag_trust),
+            "jsonld": Markup(inert_json(review)),
             "claimreview_url": datasette.urls.path(f"-/claimreview/{quote(statement_id, safe='')}.jsonld"),
             "check_url": DatasetteLinks(datasette).check()}
 

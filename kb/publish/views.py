@@ -215,20 +215,30 @@ def _key(kb, key: str, links: Links) -> dict:
 
 # ---------------------------------------------------------------- the verdict view (a `kb check` result)
 
-def verdict_view(kb, result: dict, links: Links) -> dict:
-    """What the verdict card shows for one `kb check` object (a check on the page, or a statement's stored one)."""
+def verdict_view(kb, result: dict, links: Links, trust=None) -> dict:
+    """What the verdict card shows for one `kb check` object (a check on the page, or a statement's stored one).
+    `trust` (kb.check.published.FlagTrust): a flag it finds tentative reads as one to verify, with why."""
     verdict = result.get("verdict")
     record = kb.verdicts.get(verdict) if verdict else None
     findings = result.get("findings", [])
+    label = record.label if record else (verdict or "Not checked")
+    tentative = trust is not None and trust.tentative(result)
     return {
         "verdict": verdict, "symbol": VERDICT_SYMBOLS.get(verdict, "!"),
-        "label": record.label if record else (verdict or "Not checked"),
+        "label": tentative_label(label) if tentative else label,
+        "tentative": tentative, "why": trust.why() if tentative else None,
         "definition": record.definition if record else "",
         "error": result.get("error"), "notices": result.get("notices", []),
         "matched": [finding_view(kb, f, links) for f in findings if f.get("tier") == "match"],
         "possible": [finding_view(kb, f, links) for f in findings if f.get("tier") == "suggest"],
         "links": {},
     }
+
+
+def tentative_label(label: str) -> str:
+    """'Missing context' -> 'Possibly missing context — check before relying on it': a flag below the confidence
+    from which the checker's flags were measured right often enough to state them as verdicts."""
+    return f"Possibly {label[:1].lower()}{label[1:]} — check before relying on it"
 
 
 def finding_view(kb, finding: dict, links: Links) -> dict:

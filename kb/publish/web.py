@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote
 from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import Response
 
-from kb.check.published import stored_accuracy
+from kb.check.published import FlagTrust, stored_accuracy
 from kb.check.store import stored_results
 from kb.graph import build_graph
 from kb.publish.datasette_config import DATABASE, PLUGIN
@@ -53,6 +53,11 @@ class Served:
     verdicts: dict = field(default_factory=dict)  # statement id -> {"verdict", "agrees"} (machine_verdicts)
     results: dict = field(default_factory=dict)  # statement id -> the stored `kb check` object (_checked_statements)
     accuracy: dict = field(default_factory=dict)  # kind -> the checker's measured accuracy (kb.check.published)
+
+    @property
+    def flag_trust(self) -> FlagTrust:
+        """From which confidence a flag reads as a verdict, as the cross-validation measured it."""
+        return FlagTrust.of(self.accuracy.get("cv"))
 
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # Datasette instance -> {"lock", "served"}

@@ -26,6 +26,7 @@ import yaml
 
 from kb import schema
 from kb.check.evaluate import GOALS as EVAL_GOALS
+from kb.check.published import assertion_text
 from kb.format import percent
 from kb.publish.sitegen import markup
 from kb.publish.sitegen.contrast_charts import chart_section
@@ -150,7 +151,14 @@ def _accuracy(site, page, charts):
     meanings = "".join(f"- **{FIGURE_WORDS[n]}**: {markup.text(FIGURE_MEANING.get(n, ''))}\n" for n in names)
     return (markup.table(["Measured on", "Statements", *[FIGURE_WORDS[n] for n in names]], table)
             + f"\nThe human row is the ceiling: a second annotator, labelling blind under the same guide, scored against "
-              f"the first.{note}\n\n" + meanings)
+              f"the first.{note}\n\n" + _flags_to_verify(cv) + meanings)
+
+
+def _flags_to_verify(cv: dict | None) -> str:
+    """A paragraph: from which confidence the check page states a flag as a verdict (kb.check.published)."""
+    if not cv:
+        return ""
+    return markup.text(assertion_text(cv.get("assert_from"), cv.get("tentative_flag_precision"))) + "\n\n"
 
 
 def _figure(value) -> str:
