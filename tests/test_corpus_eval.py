@@ -95,3 +95,24 @@ def test_eval_show_prints_the_committed_figures_or_how_to_make_them(tmp_path):
 def test_the_repository_commits_the_figures_it_shows():
     for name in ("cv.json", "agreement.json", "locked-runs.jsonl"):
         assert (ROOT / "evaluation" / name).is_file(), name
+
+
+def test_an_ok_label_judges_every_key_its_claims_share():
+    """An `ok` label says the statement conveys every key condition of the results it reports; a key all its claims
+    have that the label neither calls present nor missing is a stale label (the claims' key context changed after
+    it was labelled, as on 2026-12-07 when the o3 card's Apollo runs gained the strong nudge). The development set
+    keeps the labels it was first given (tests/test_data.py holds them to the reference)."""
+    from kb.build import load_valid
+
+    kb = load_valid(ROOT)
+    stale = []
+    for statement in kb.statements.values():
+        label = statement.label
+        claims = [kb.claims[c] for c in statement.claims or [] if c in kb.claims]
+        if label is None or label.verdict != "ok" or not claims or statement.file.endswith("labelled-development-set.yaml"):
+            continue
+        judged = {key for part in (label, *(label.reports or [])) for key in (part.present or []) + (part.missing or [])}
+        shared = set.intersection(*(set(c.key_context or []) for c in claims))
+        if shared - judged:
+            stale.append(f"{statement.file}:{statement.line} {statement.id}: {sorted(shared - judged)}")
+    assert not stale, "relabel these (or say in the label which keys they convey):\n" + "\n".join(stale)
