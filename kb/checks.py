@@ -501,6 +501,20 @@ def notes_agree_with_the_verification_status(kb, parts):
                                "set verification to the status the note gives")
 
 
+# A share of the runs that took an action, or a drop in accuracy, is the number readers most often take for a plain
+# frequency: a claim with such a metric always lists it as key context (the labelling guide, section 2).
+METRIC_KEYS = ("conditional_rate", "accuracy_drop")
+
+
+@rule
+def metric_is_key_context(kb, parts):
+    for claim in kb.claims.values():
+        if claim.metric in METRIC_KEYS and claim.metric not in (claim.key_context or []):
+            yield _problem(claim, "key_context", "E045", f"a {claim.metric} claim without '{claim.metric}' in its key "
+                           "context: a report that gives the number as how often the model did it reads it wrongly",
+                           f"add '{claim.metric}' to key_context (and drop 'rate', which it replaces)")
+
+
 @rule
 def one_change_per_claim_field_and_day(kb, parts):
     """The changes table's key is (claim, field, date): a second entry for the same claim and field on the same day

@@ -348,3 +348,11 @@ def test_only_the_latest_change_of_a_field_must_match_the_claim(tmp_path):
                                        + entry.format(date="2026-12-07", old="5%", new="6%"), encoding="utf-8")
     _kb, problems = load_knowledge_base(root)
     assert [(p.code, p.line) for p in problems] == [("E037", 14)]
+
+
+def test_a_conditional_rate_lists_its_metric_as_key_context(tmp_path):
+    _kb, [problem] = _problems_of(tmp_path, "E045-conditional-rate-not-key.yaml")
+    assert problem.code == "E045" and "a conditional_rate claim without 'conditional_rate'" in str(problem)
+    keyed = ("[goal_nudge, rate, test_setting]", "[goal_nudge, conditional_rate, test_setting]")
+    _kb, problems = _problems_of(tmp_path / "keyed", "E045-conditional-rate-not-key.yaml", keyed)
+    assert [p.code for p in problems] == []
