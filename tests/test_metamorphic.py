@@ -40,12 +40,13 @@ pytestmark = pytest.mark.slow
 # Adding the knowledge base's with/without-phrase wordings to the detectors' training did not help (b): 175.
 # Measured 2026-12-07 (evening) after the claim-choice head, choosing among claims consistent with the stated
 # conditions, the open-set head as a finding feature and no flag for a plural subject, refitted on the audited data:
-# (a) 136 -> 111 and (d) 65 -> 64, but (b) 163 -> 185 and (c) 78 -> 84. Many new (b) failures are wordings whose
+# (a) 136 -> 111 and (d) 65 -> 64, but (b) 163 -> 188 (of 477: agentic-threat-only's new forced choice is one more
+# case) and (c) 78 -> 84. Many new (b) failures are wordings whose
 # value text still conveys the key ("86% (implied training) vs 97%"); new (c) failures are swapped figures the
 # open-set feature now leaves below the match tier. On real statements the same changes raised cross-validated flag
 # accuracy (0.71 -> 0.73), claim choice within a pair (0.67 -> 0.80) and precision of flags (0.61 -> 0.65) on the
 # same 730 statements.
-RECORDED = {"a": 111, "b": 185, "c": 84, "d": 64}
+RECORDED = {"a": 111, "b": 188, "c": 84, "d": 64}
 NUMBER_SLACK = 0.02  # a swapped-in figure must differ this much from every figure of the claim's own (model, behaviour)
 FAILURES: dict = {}
 
