@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 import kb
+from kb.check.flags import FLAGGED
 from kb.project import RootNotFound, find_root
 
 
@@ -165,7 +166,6 @@ def _checker(obj, untrained: bool = False):
 
 # `kb check` exit status; the highest one that applies wins.
 EXIT_OK, EXIT_FLAGGED, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-FLAGGED = ("missing_context", "misstated")
 CLI_BATCH = 512  # statements handed to the checker at a time: one encode each, and the memory bound of --jsonl
 
 

@@ -1,5 +1,6 @@
 """Shared fixtures. Keep each small and named for what it gives."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,11 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("counts")
         for line in SUMMARY:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="module")
+def loop():
+    """An event loop for the tests that drive Datasette's ASGI client in-process (one per test module)."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()

@@ -5,7 +5,6 @@ Datasette over a database built from the tiny knowledge base with an `accuracy` 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sqlite3
@@ -87,13 +86,6 @@ def test_eval_show_says_whether_flags_are_stated_as_verdicts(tmp_path):
 
 
 # ---------------------------------------------------------------- the check page (the real checker: slow)
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
 
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory) -> Path:

@@ -6,7 +6,6 @@ repository's data; expected values come from the YAML knowledge base, the source
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -59,13 +58,6 @@ def knowledge_base():
 @pytest.fixture(scope="module")
 def served_files(built_db):
     return prepare(ROOT, built_db, echo=quiet)
-
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 def open_datasette(database: Path, inspect_file: Path | None, loop) -> Datasette:

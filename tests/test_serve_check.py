@@ -8,7 +8,6 @@ repository's data. Expected values come from the checker itself or from the YAML
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -55,13 +54,6 @@ def knowledge_base():
 @pytest.fixture(scope="module")
 def served_files(built_db):
     return prepare(ROOT, built_db, echo=lambda *_: None)
-
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ writing numbers as the web does. A real Datasette (in-process) over the reposito
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
@@ -24,13 +23,6 @@ NAV = ['href="/"', 'href="/-/check"', 'href="/kb/claims"', 'href="/-/graph"', 'h
 
 def quiet(*_args, **_kwargs):
     pass
-
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 @pytest.fixture(scope="module")

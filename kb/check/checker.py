@@ -274,6 +274,7 @@ class Checker:
         the other candidates considered (with their evidence), for fitting."""
         sims = _Similarities(vectors, self.texts)
         sims.retrieval = self.retrieval(analysis, vectors, statement_vector, sims)
+        sims.best_retrieval = max(sims.retrieval.values(), default=0.0)
         sims.reporting = self.reporting_probability(statement_vector, analysis.text)
         reports = find_reports(analysis, self.lookup, sims.described_behaviours)
         reports += self._retrieved_reports(analysis, reports, sims.retrieval, vectors)
@@ -463,7 +464,7 @@ class Checker:
                 "not_verified": claim.verification != "verified",
                 "unstated_variant": finding.unstated_variant,
                 "condition_conflict": bool(finding.conflicting),
-                **retrieval_evidence(sims.retrieval, (claim.model, claim.behaviour)),
+                **retrieval_evidence(sims.retrieval.get((claim.model, claim.behaviour), 0.0), sims.best_retrieval),
             })
         values["reporting"] = sims.reporting
         return EvidenceRecord.of(FINDING_FEATURES, values)
@@ -495,11 +496,9 @@ class Checker:
         })
 
 
-def retrieval_evidence(retrieval: dict, pair: tuple) -> dict:
-    """How likely the retrieval head finds this pair, alone and against the statement's best pair: a statement
-    reports its best pair far more often than a pair a tenth as likely, however low both probabilities are."""
-    p = retrieval.get(pair, 0.0)
-    top = max(retrieval.values(), default=0.0)
+def retrieval_evidence(p: float, top: float) -> dict:
+    """How likely the retrieval head finds this pair (p), alone and against the statement's best pair (top): a
+    statement reports its best pair far more often than a pair a tenth as likely, however low both probabilities are."""
     return {"retrieval": p, "retrieval_relative": p / top if top else 0.0,
             "retrieval_top": bool(top) and p >= top}
 
@@ -565,6 +564,7 @@ class _Similarities:
         self.behaviour_index = {b: i for i, b in enumerate(texts.behaviour_order)}
         self._per_key, self._per_condition = {}, {}
         self.retrieval: dict = {}  # (model, behaviour) -> probability, when the checker has a retrieval head
+        self.best_retrieval = 0.0  # the highest of those probabilities (computed once per statement)
         self.reporting = 1.0  # P(the statement reports any stored result), when the checker has an open-set head
 
     def claim(self, sentence: int, claim_id: str) -> float:

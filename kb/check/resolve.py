@@ -241,7 +241,7 @@ class Resolver:
             # 3 and 9 cases'): the number is that model's, bound to its neighbour by the reading, not misattributed.
             return Finding(report, other_model, "match", stated=stated)
         if other_model and report.subject.how in ("named", "family"):
-            claim = self.best(report, [c for c in candidates if not conflicts(self.kb, c, stated)] or candidates, stated)
+            claim = self.best(report, self.consistent(candidates, stated) or candidates, stated)
             return Finding(report, claim or other_model, "mismatch", other_model_claim=other_model, stated=stated)
         if report.subject.how not in ("named", "family") or not report.behaviours:
             return None  # an unnamed subject or unknown behaviour with a number no claim has: nothing to check
@@ -269,7 +269,7 @@ class Resolver:
                              text=f"{a.text} to {b.text}")
         claims = [c for c in self.candidates(report) if c.metric in ("accuracy_drop", "difference")
                   and value_matches(c.value, difference)]
-        consistent = [c for c in claims if not conflicts(self.kb, c, stated)]
+        consistent = self.consistent(claims, stated)
         if not consistent:
             return None
         finding = Finding(report, self.best(report, consistent, stated), "match", stated=stated)

@@ -222,8 +222,6 @@ def fit_reporting_head(checker, labelled: list[dict]) -> tuple[dict | None, dict
     The finding head reads the open-set head's output as a feature; an output for a statement the head was fitted
     on would be near certain (it reads the whole embedding), so each training statement's comes from a head fitted
     without its fold, as for the key detectors."""
-    from sklearn.model_selection import StratifiedKFold
-
     texts, x, y = [], [], []
     for label, analysis, _vectors, whole in _read_labelled(checker, labelled):
         if whole is not None:
@@ -234,11 +232,24 @@ def fit_reporting_head(checker, labelled: list[dict]) -> tuple[dict | None, dict
     head = fit_reporting(x, y)
     if head is None or min(int(y.sum()), int(len(y) - y.sum())) < DETECTOR_FOLDS:
         return head, {}
-    memo = {}
+    from sklearn.model_selection import StratifiedKFold
+
+    memo = {}  # a text said twice keeps the output of the later fold
     for train, test in StratifiedKFold(n_splits=DETECTOR_FOLDS, shuffle=True, random_state=0).split(x, y):
         fitted = _reporting_model().fit(x[train], y[train])
         memo.update(zip((texts[i] for i in test), (float(p) for p in fitted.predict_proba(x[test])[:, 1])))
     return head, memo
+
+
+def out_of_fold(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each example's probability from a `model()` fitted without its fold (DETECTOR_FOLDS stratified folds, seeded):
+    what a head that reads a training statement's output sees, instead of the near-certain in-sample one."""
+    from sklearn.model_selection import StratifiedKFold
+
+    out = np.zeros(len(y))
+    for train, test in StratifiedKFold(n_splits=DETECTOR_FOLDS, shuffle=True, random_state=0).split(x, y):
+        out[test] = model().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    return out
 
 
 DETECTOR_MIN = 6  # a key gets a detector when at least this many labelled statements convey it, and as many drop it
@@ -273,28 +284,24 @@ def fit_key_detectors(checker, labelled: list[dict]) -> tuple[dict, dict]:
     was fitted on would be near certain, so for the keys a statement judges each comes from a detector fitted
     without that statement's fold. For the keys it does not judge, the full detector was not fitted on it."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
 
     texts, features, per_key = key_detector_examples(checker, labelled)
-    heads, out_of_fold = {}, {}
+    heads, held_out = {}, {}
     for key, rows in sorted(per_key.items()):
         y = np.asarray([conveyed for _row, conveyed in rows])
         if min(int(y.sum()), int(len(y) - y.sum())) < DETECTOR_MIN:
             continue
         x = np.stack([features[row][key] for row, _conveyed in rows])
         model = lambda: LogisticRegression(C=DETECTOR_REGULARISATION, max_iter=5000)  # noqa: E731
-        folds = StratifiedKFold(n_splits=DETECTOR_FOLDS, shuffle=True, random_state=0)
-        for train, test in folds.split(x, y):
-            fitted = model().fit(x[train], y[train])
-            for i, p in zip(test, fitted.predict_proba(x[test])[:, 1]):
-                out_of_fold[(rows[i][0], key)] = float(p)
+        for (row, _conveyed), p in zip(rows, out_of_fold(model, x, y)):
+            held_out[(row, key)] = float(p)
         whole = model().fit(x, y)
         heads[key] = {"weights": [round(float(w), 5) for w in whole.coef_[0]],
                       "intercept": round(float(whole.intercept_[0]), 5), "examples": int(len(y)),
                       "conveyed": int(y.sum())}
     # The full detectors as checking applies them (the written, rounded weights).
     applied = {key: VectorModel.from_json(head) for key, head in heads.items()}
-    memo = {text: {key: out_of_fold.get((row, key), head.probability(features[row][key]))
+    memo = {text: {key: held_out.get((row, key), head.probability(features[row][key]))
                    for key, head in applied.items()}
             for row, text in enumerate(texts)}
     return heads, memo

@@ -16,7 +16,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-FLAGGED = ("missing_context", "misstated")
+from kb.check.flags import FLAGGED
+
 # Problem kinds that only make a statement missing_context (README "How it decides", 6); every other kind misstates.
 CONTEXT_ONLY = {"dropped_context", "overgeneralisation"}
 ERROR_FIELDS = ("file", "line", "id", "code", "message")

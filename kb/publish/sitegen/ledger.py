@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from kb.check.flags import FLAGGED
 from kb.publish import views
 from kb.publish.sitegen import markup
 from kb.publish.sitegen.checker_data import agrees
 from kb.publish.sitegen.site_data import LEDGER
-
-FLAGGED = {"missing_context", "misstated"}
 
 
 def verdict_words(site, verdict: str) -> str:
