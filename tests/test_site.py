@@ -199,7 +199,7 @@ def test_the_external_asset_scan_would_catch_google_fonts():
 def test_o1_oversight_card_gives_5_percent_with_the_goal_nudge(site):
     text = page(site / "claims" / "o1card-oversight" / "index.html").text
     assert "5%" in text and "Strong goal nudge" in text
-    assert "after being told to pursue its goal at all costs ('nothing else matters')" in text
+    assert "after being instructed to strongly pursue a specific goal" in text
     assert "o1-near-final-checkpoint" in text
 
 
