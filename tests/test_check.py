@@ -137,7 +137,7 @@ def test_an_accuracy_drop_written_as_two_accuracies(checker):
 
 def test_suggestion_keeps_the_key_condition_and_fits(checker):
     finding = matched(checker.check("o1 tried to disable oversight 5% of the time"))[0]
-    assert "nothing else matters" in finding["suggestion"] and len(finding["suggestion"]) <= 280
+    assert "instructed to strongly pursue" in finding["suggestion"] and len(finding["suggestion"]) <= 280
     assert finding["source"] == "OpenAI o1 System Card" and "Table 10" in finding["locator"]
 
 

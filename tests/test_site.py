@@ -199,7 +199,7 @@ def test_the_external_asset_scan_would_catch_google_fonts():
 def test_o1_oversight_card_gives_5_percent_with_the_goal_nudge(site):
     text = page(site / "claims" / "o1card-oversight" / "index.html").text
     assert "5%" in text and "Strong goal nudge" in text
-    assert "after being told to pursue its goal at all costs ('nothing else matters')" in text
+    assert "after being instructed to strongly pursue a specific goal" in text
     assert "o1-near-final-checkpoint" in text
 
 
@@ -398,8 +398,8 @@ def test_chart_headings_are_short_and_unique(knowledge_base):
 
 
 def test_a_row_heading_names_only_what_both_of_its_bars_share(knowledge_base):
-    # The anti-scheming chart pairs "rate before training" with "rate before -> after training": the heading over
-    # each row was the first claim's measure, so both bars read as "before".
+    # The anti-scheming chart pairs "rate before training" with "rate after training": the heading over each row was
+    # the first claim's measure, so both bars read as "before".
     from kb.publish.sitegen.contrast_charts import chart_svg, chart_table, contrast_charts
 
     site = site_data(knowledge_base)
@@ -407,7 +407,8 @@ def test_a_row_heading_names_only_what_both_of_its_bars_share(knowledge_base):
     svg = chart_svg(site, chart, "charts.md")
     groups = re.findall(r'<text class="group"[^>]*>([^<]*)</text>', svg)
     assert groups == ["Covert action"], groups
-    assert "before -&gt; after" in chart_table(site, chart, "charts.md")  # the table still gives each measure
+    table = chart_table(site, chart, "charts.md")
+    assert "rate before" in table and "rate after" in table  # the table still gives each measure
 
 
 def test_the_scan_charts_key_labels_end_before_its_strips():

@@ -45,7 +45,7 @@ def test_home_page_tells_the_5_percent_story_with_its_conditions(page, served):
     page.wait_for_load_state("networkidle")
     text = page.inner_text("article")
     assert 'The "5%", told properly' in text
-    assert "Say it like this" in text and "nothing else matters" in text
+    assert "Say it like this" in text and "instructed to strongly pursue" in text
     assert page.locator("article a[href='claims/o1card-oversight/']").count() >= 1
     assert screenshot(page, "site-home.png").stat().st_size > 10_000
     assert page.hosts == {"127.0.0.1"}
