@@ -537,7 +537,7 @@ def train(obj, labels, output, without_kb):
     """
     from kb.check.evaluate import LabelsError, load_labels
     from kb.check.fitted import WEIGHTS_PATH
-    from kb.check.train import dumps, fit_weights, training_statements
+    from kb.check.train import adapter_cross_validation, dumps, fit_weights, training_statements
 
     try:
         extra = [s for path in labels for s in load_labels(path)]
@@ -547,6 +547,9 @@ def train(obj, labels, output, without_kb):
     checker = _checker(obj, untrained=True)
     statements = training_statements(checker.kb) + extra
     weights = fit_weights(checker, statements, not without_kb, {"labels": [str(p) for p in labels]})
+    if weights.get("adapter"):  # the manifest says what the adapter buys, cross-validated on the same statements
+        weights["adapter"]["manifest"]["cross_validated"] = adapter_cross_validation(checker.remembering_vectors(),
+                                                                                   statements)
     target = output or WEIGHTS_PATH
     target.write_text(dumps(weights), encoding="utf-8")
     meta = weights["meta"]

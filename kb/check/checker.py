@@ -22,7 +22,7 @@ from kb.check.analysis import analyse
 from kb.check.conditions import scopes, stated_conditions
 from kb.check.context import detector_features, key_evidence, present_keys
 from kb.check.detectors import FindingCheck, run_detectors
-from kb.check.flags import flags, misstates
+from kb.check.flags import verdict_of
 from kb.check.embed import CachedEmbeddings, load_embedder
 from kb.check.evidence import FINDING_FEATURES, NUMBER_KINDS, SUBJECT_KINDS, EvidenceRecord, one_hot
 from kb.check.fitted import FittedWeights
@@ -123,6 +123,8 @@ class Checker:
         self.key_detection_memo: dict | None = None
         # statement text -> P(reports a result): while fitting, each training statement's out-of-fold open-set output
         self.reporting_memo: dict | None = None
+        # statement text -> QueryAdapter: while fitting, each training statement's adapter fitted without it
+        self.adapter_memo: dict | None = None
 
     # ------------------------------------------------------------ set-up
 
@@ -299,7 +301,14 @@ class Checker:
     def retrieval_records(self, analysis, vectors, statement_vector, sims) -> list:
         """One evidence record per (model, behaviour) pair of the knowledge base (kb.check.retrieve)."""
         meaning = lambda b: max((sims.behaviour(i, b) for i in range(len(analysis.sentences))), default=0.0)  # noqa: E731
-        return pair_features(self.pairs, self.pair_vectors, analysis, vectors, statement_vector, meaning)
+        return pair_features(self.pairs, self.pair_vectors, analysis, self.adapted(vectors, analysis.text),
+                             self.adapted(statement_vector, analysis.text), meaning)
+
+    def adapted(self, vectors, text: str):
+        """Statement-side vectors as retrieval reads them: through the fitted adapter (kb.check.adapter), if any."""
+        memo = self.adapter_memo
+        adapter = memo[text] if memo is not None and text in memo else self.weights.adapter
+        return adapter.apply(vectors) if adapter is not None and vectors is not None else vectors
 
     def retrieval(self, analysis, vectors, statement_vector, sims) -> dict:
         """(model, behaviour) -> P(the statement reports it), from the retrieval head; empty without one."""
@@ -317,12 +326,13 @@ class Checker:
                    for b in r.behaviours}
         used = {id(r.number) for r in reports if r.number is not None}
         ranked = sorted(retrieval.items(), key=lambda kv: -kv[1])
+        adapted = self.adapted(vectors, analysis.text)
         out = []
         for rank, (pair, probability) in enumerate(ranked):
             if (rank >= RETRIEVED and probability < self.weights.suggest) or pair in covered:
                 continue
             model, behaviour = pair
-            sentence = best_sentence(self.pairs, self.pair_vectors, vectors, self.pairs.pairs.index(pair))
+            sentence = best_sentence(self.pairs, self.pair_vectors, adapted, self.pairs.pairs.index(pair))
             numbers = [n for n in analysis.numbers if n.sent == sentence and n.quantity.is_rate and id(n) not in used]
             subject = Subject((model,), self._subject_kind(analysis, model))
             start = analysis.sentences[sentence][0]
@@ -680,12 +690,7 @@ def _merge(findings: list) -> list:
 
 
 def verdict(findings: list) -> str:
-    matched = [f for f in findings if f.tier == "match"]
-    if any(misstates(f.problems) for f in matched):
-        return "misstated"
-    if any(flags(f.missing, f.problems) for f in matched):
-        return "missing_context"
-    return "ok" if matched else "no_claim"
+    return verdict_of([(f.missing, f.problems) for f in findings if f.tier == "match"])
 
 
 def explanation(kb, finding) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.check.adapter import QueryAdapter
 from kb.check.evidence import FINDING_FEATURES, KEY_FEATURES, EvidenceRecord
 from kb.check.retrieve import RETRIEVAL_FEATURES
 
@@ -95,6 +96,7 @@ class FittedWeights:
     retrieval: LogisticModel | None = None  # P(a (model, behaviour) pair is reported); None: no retrieval by meaning
     key_detectors: dict | None = None  # key -> VectorModel: P(the statement conveys the key), per key
     choice: LogisticModel | None = None  # ranks a report's candidate claims; None: the finding model ranks them
+    adapter: QueryAdapter | None = None  # maps statement vectors for retrieval; None: the encoder's own vectors
 
     @classmethod
     def load(cls, path: Path | None = None) -> "FittedWeights":
@@ -123,4 +125,5 @@ class FittedWeights:
                    LogisticModel.from_json(data["retrieval"], RETRIEVAL_FEATURES, "retrieval")
                    if data.get("retrieval") else None,
                    {key: VectorModel.from_json(head) for key, head in (data.get("key_detectors") or {}).items()},
-                   LogisticModel.from_json(data["choice"], FINDING_FEATURES, "choice") if data.get("choice") else None)
+                   LogisticModel.from_json(data["choice"], FINDING_FEATURES, "choice") if data.get("choice") else None,
+                   QueryAdapter.from_json(data.get("adapter")))

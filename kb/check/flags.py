@@ -29,3 +29,23 @@ def flag_confidence(result: dict) -> float | None:
                    if f.get("tier") == "match" and isinstance(f.get("confidence"), (int, float))
                    and flags(f.get("missing_context") or [], f.get("problems") or [])]
     return max(confidences, default=None)
+
+
+def verdict_of(matched: list) -> str:
+    """The verdict of a statement whose match-tier findings have these (dropped keys, problems)."""
+    if any(misstates(problems) for _missing, problems in matched):
+        return "misstated"
+    if any(flags(missing, problems) for missing, problems in matched):
+        return "missing_context"
+    return "ok" if matched else "no_claim"
+
+
+def verdict_from(result: dict, match_from: float) -> str | None:
+    """The verdict a `kb check` object would have if its findings at least `match_from` confident were its matches:
+    how `kb eval` sweeps the match tier (findings under the suggestion tier are not in the object, so the sweep starts
+    there)."""
+    if result.get("verdict") is None:
+        return None
+    matched = [(f.get("missing_context") or [], f.get("problems") or []) for f in result.get("findings") or []
+               if isinstance(f.get("confidence"), (int, float)) and f["confidence"] >= match_from]
+    return verdict_of(matched)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kb.check.adapter import AdapterExamples, QueryAdapter, dense_recall, fit_adapter
 from kb.check.evidence import FINDING_FEATURES, KEY_FEATURES
 from kb.check.retrieve import RETRIEVAL_FEATURES
 from kb.check.fitted import FORMAT, FittedWeights, VectorModel, neutral_dict
@@ -187,6 +188,57 @@ def gold_pairs(kb, label: dict) -> set:
     return out
 
 
+def adapter_examples(checker, labelled: list[dict]) -> AdapterExamples:
+    """The adapter's examples: each reporting statement's text, sentence vectors and the pairs it reports."""
+    out = AdapterExamples([], [], [], [])
+    for label, analysis, vectors, _whole in _read_labelled(checker, labelled):
+        gold = sorted(gold_pairs(checker.kb, label))
+        if gold:
+            out.texts.append(analysis.text)
+            out.sentences.append(vectors)
+            out.pairs.append(gold)
+            out.gold.append([checker.pairs.pairs.index(p) for p in gold])
+            out.folds.append(label.get("fold"))
+    return out
+
+
+def fit_adapter_head(checker, labelled: list[dict]) -> tuple[dict | None, dict]:
+    """(the adapter's weights, text -> the adapter each training statement's retrieval features read).
+
+    An adapter fitted on a statement ranks that statement's pairs far better than it will rank a new statement's, and
+    the retrieval head fitted on such features would trust them too much; so each reporting training statement reads
+    an adapter fitted without its fold (DETECTOR_FOLDS, as for the key detectors)."""
+    examples = adapter_examples(checker, labelled)
+    full = fit_adapter(examples, checker.pair_vectors, checker.pairs.owner)
+    if full is None or len(examples) < DETECTOR_FOLDS:
+        return full, {}
+    from sklearn.model_selection import KFold
+
+    memo = {}
+    for train, test in KFold(n_splits=DETECTOR_FOLDS, shuffle=True, random_state=0).split(examples.texts):
+        fitted = QueryAdapter.from_json(fit_adapter(examples.subset(train), checker.pair_vectors, checker.pairs.owner))
+        memo.update((examples.texts[i], fitted) for i in test)
+    return full, memo
+
+
+def adapter_cross_validation(checker, labelled: list[dict]) -> dict:
+    """Dense retrieval recall@1/@5 on each fold of `labelled`, by the encoder's vectors and by an adapter fitted on
+    the other folds: the figures the adapter's manifest records."""
+    examples = adapter_examples(checker, labelled)
+    folds = sorted({f for f in examples.folds if f})
+    totals, n = {"encoder": np.zeros(2), "adapted": np.zeros(2)}, 0
+    for fold in folds:
+        train = examples.subset(i for i, f in enumerate(examples.folds) if f != fold)
+        test = examples.subset(i for i, f in enumerate(examples.folds) if f == fold)
+        adapter = QueryAdapter.from_json(fit_adapter(train, checker.pair_vectors, checker.pairs.owner))
+        n += len(test)
+        for name, applied in (("encoder", None), ("adapted", adapter)):
+            totals[name] += len(test) * np.array(dense_recall(applied, test, checker.pair_vectors, checker.pairs.owner))
+    figures = {name: {"recall_at_1": round(t[0] / max(n, 1), 3), "recall_at_5": round(t[1] / max(n, 1), 3)}
+               for name, t in totals.items()}
+    return {**figures, "folds": len(folds), "statements": n}
+
+
 def retrieval_examples(checker, labelled: list[dict]) -> tuple[list, list]:
     """The retrieval head's examples: every (statement, pair) record, labelled by whether the statement reports it."""
     from kb.check.checker import _Similarities
@@ -333,6 +385,8 @@ def _fit_one(x: list, y: list, w: list, names: tuple) -> dict:
 # The open-set head (does the statement report any stored result?) gives the finding head one more feature.
 # (Measured 2026-12-07: as a cap on every finding's probability it lowered cv claim recall 0.50 -> 0.43.)
 OPEN_SET = True
+# A low-rank adapter on the statement's vectors for retrieval (kb.check.adapter), fitted on the labelled statements.
+ADAPTER = True
 # The retrieval head (kb.check.retrieve) scores every (model, behaviour) pair; its likely pairs become reports.
 RETRIEVAL = True
 # A claim-choice head, fitted on which claim labelled statements report, ranks a report's candidate claims.
@@ -349,10 +403,15 @@ def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True,
     repeated with the weights of the pass before, starting from neutral ones."""
     kb_statements = knowledge_base_statements(checker.kb) if with_knowledge_base else []
     current = checker.remembering_vectors().with_weights(FittedWeights.neutral())
+    adapter, adapter_memo = fit_adapter_head(current, labelled) if ADAPTER else (None, None)
+    if adapter:  # retrieval's features read the adapted vectors
+        current = current.with_weights(FittedWeights.from_dict({**neutral_dict(), "adapter": adapter}))
+        current.adapter_memo = adapter_memo
     reporting, reporting_memo = fit_reporting_head(current, labelled) if OPEN_SET else (None, None)
     x, y = retrieval_examples(current, labelled) if RETRIEVAL else ([], [])
     retrieval = _fit_one(x, y, [1.0] * len(y), RETRIEVAL_FEATURES) if len(set(y)) == 2 else None
-    heads = {k: v for k, v in (("reporting", reporting), ("retrieval", retrieval)) if v is not None}
+    heads = {k: v for k, v in (("reporting", reporting), ("retrieval", retrieval), ("adapter", adapter))
+             if v is not None}
     memo = None
     if KEY_DETECTORS:
         heads["key_detectors"], memo = fit_key_detectors(current, labelled)
@@ -365,6 +424,7 @@ def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True,
         weights.update(heads)
         current = checker.with_weights(FittedWeights.from_dict(weights))
         current.key_detection_memo, current.reporting_memo = memo, reporting_memo
+        current.adapter_memo = adapter_memo
     return weights
 
 
