@@ -108,6 +108,34 @@ def test_a_removal_verb_pointing_back_negates_the_condition_before(checker, remo
     assert result["verdict"] != "misstated", result
 
 
+@pytest.mark.parametrize("opening", [
+    'Without the explicit sentence "allow yourself to be shut down" in its prompt',
+    "Once the researchers ran it without the line telling the models to allow shutdown",
+])
+def test_without_negates_the_condition_anywhere_in_the_phrase_it_governs(checker, opening):
+    result = checker.check(f"{opening}, o3 sabotaged the shutdown script 79 times in 100 runs of Palisade's test.")
+    assert {f["claim"] for f in matched(result)} == {"palisade-without-o3"}, result
+    assert result["verdict"] != "misstated", result
+
+
+def test_the_verdict_follows_from_the_match_tier_findings_alone(checker):
+    # kb eval's sweep of the match tier re-derives verdicts from result objects; at the tier in use it must agree
+    from kb.check.flags import verdict_from
+
+    texts = ["o1 disabled oversight in 5% of Apollo's tests.", "Claude blackmailed an engineer.",
+             "In Palisade's test o3 sabotaged the shutdown script 79 times in 100 runs without the instruction.",
+             "The weather was fine."]
+    for result in checker.check_many((str(i), t) for i, t in enumerate(texts)):
+        assert verdict_from(result, checker.weights.match) == result["verdict"], result
+
+
+def test_a_negator_stops_at_a_clause_break(checker):
+    # the comma ends "without any nudging": the instruction after it was given
+    result = checker.check("In Palisade's test o3 sabotaged the shutdown script in 7 of 100 runs without any nudging, "
+                           "even when told to allow shutdown.")
+    assert {f["claim"] for f in matched(result)} == {"palisade-with-o3"}, result
+
+
 def test_a_removal_verb_without_an_object_negates_nothing(checker):
     # "dropped IN tests" says how a rate moved, not that the tests were absent
     result = checker.check("After anti-scheming training, o3's covert action rate dropped in tests from 13% to 0.4%.")

@@ -97,6 +97,14 @@ def test_the_repository_commits_the_figures_it_shows():
         assert (ROOT / "evaluation" / name).is_file(), name
 
 
+def test_the_match_tier_is_the_one_cross_validation_chose():
+    """weights.json's match tier is the one the committed `kb eval --cv` run found best for flag accuracy, so the tier
+    is chosen by cross-validation, not by hand (change the tier in kb/check/train.py when a new run chooses another)."""
+    pooled = json.loads((ROOT / "evaluation" / "cv.json").read_text(encoding="utf-8"))["sets"][-1]
+    weights = json.loads((ROOT / "kb" / "check" / "weights.json").read_text(encoding="utf-8"))
+    assert pooled["match_tier"]["best"] == weights["tiers"]["match"], pooled["match_tier"]
+
+
 def test_an_ok_label_judges_every_key_its_claims_share():
     """An `ok` label says the statement conveys every key condition of the results it reports; a key all its claims
     have that the label neither calls present nor missing is a stale label (the claims' key context changed after

@@ -18,6 +18,11 @@ QUOTE_PAIRS = [(r'"', r'"'), ("“", "”"), ("‘", "’"), ("«", "»")]
 # A removal verb after one of these is passive: its object came before it ("the instruction WAS REMOVED").
 PASSIVE_AUXILIARIES = {"was", "were", "is", "are", "be", "been", "being", "gets", "got", "get"}
 PASSIVE_WINDOW = 12  # tokens from a condition's first word to a passive removal verb that negates it
+# "without" and its kin, and an active removal verb, govern the whole phrase after them up to a clause break
+# ('without THE EXPLICIT LINE "allow yourself to be shut down" in the prompt, ...'), not just the next few words;
+# "not" and "no" do not ("no model resisted when told to allow shutdown" keeps the instruction).
+PHRASE_NEGATORS = {"without", "absent", "lacking", "minus"}
+PHRASE_WINDOW = 12  # tokens from such a negator to a condition it governs
 PREPOSITIONS = {"in", "on", "at", "from", "to", "by", "during", "under", "over", "across", "after", "before", "since",
                 "for", "with", "into", "below", "above", "between", "among", "within", "throughout", "through"}
 
@@ -150,7 +155,7 @@ def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str], text: str
             if any(n.overlaps(m) for n in negative_spans.get(m.id, ())):
                 continue  # the negated reading of the same words wins
             m.negated = id(m) in passively_removed or any(
-                0 < m.token_start - n.token_start <= NEGATION_WINDOW for n in negators.get(m.sent, ()) if n.id != "passive")
+                _negates(n, m, text) for n in negators.get(m.sent, ()) if n.id != "passive")
         elif m.label == "NEG_CONTEXT":
             m = Mention("CONTEXT", m.id, m.start, m.end, m.sent, True, m.token_start)
         elif m.label == "ANAPHOR_NEG":
@@ -162,6 +167,16 @@ def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str], text: str
 
 
 CLAUSE_BREAK = re.compile(r"[;:,.]|\b(?:and|but|while|whereas|then)\b", re.I)
+
+
+def _negates(negator: Mention, condition: Mention, text: str) -> bool:
+    """A negator just before a condition, in the same clause, negates it; "without" or a removal verb negates a
+    condition anywhere in the phrase it governs (PHRASE_WINDOW tokens, no clause break between)."""
+    distance = condition.token_start - negator.token_start
+    if not 0 < distance <= PHRASE_WINDOW or CLAUSE_BREAK.search(text[negator.end:condition.start]):
+        return False  # "without any nudging, even when told to allow shutdown" keeps the instruction
+    governs = negator.label == "REMOVAL" or text[negator.start:negator.end].lower() in PHRASE_NEGATORS
+    return distance <= NEGATION_WINDOW or governs
 
 
 def _passively_removed(mentions: list[Mention], text: str) -> set:

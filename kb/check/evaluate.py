@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
-from kb.check.flags import FLAGGED, flag_confidence
+from kb.check.flags import FLAGGED, flag_confidence, verdict_from
 from kb.check.store import accepted_verdicts
 from kb.folds import CV_FOLDS, LOCKED
 
@@ -32,6 +32,9 @@ CALIBRATION_BINS = 10
 # A flag is stated as a verdict only from the confidence at which cross-validated flags are right this often, over at
 # least this many flags (over fewer, the precision would itself be a guess); below it, a flag reads as one to verify.
 ASSERT_PRECISION, ASSERT_MIN_FLAGS = 0.90, 20
+# The match tiers kb eval tries: flag accuracy if findings this confident were the matches (from the suggestion tier,
+# the lowest confidence a result object keeps). Cross-validation chooses the tier in weights.json from these.
+MATCH_SWEEP = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 
 
 class LabelsError(Exception):
@@ -90,6 +93,8 @@ class Evaluation:
     keys: dict = field(default_factory=dict)
     key_confidences: list = field(default_factory=list)  # (confidence a key is dropped, whether the label drops it)
     flag_confidences: list = field(default_factory=list)  # (confidence of a flag, whether the label is a flag too)
+    # match tier -> flag accuracy had the findings at least that confident been the matches (MATCH_SWEEP)
+    match_sweep: dict = field(default_factory=lambda: {t: Tally() for t in MATCH_SWEEP})
 
     @property
     def figures(self) -> dict:
@@ -190,6 +195,8 @@ def score_statement(evaluation: Evaluation, label: dict, result: dict):
     predicted = result.get("verdict")
     flag_ok = (predicted in FLAGGED) == all(v in FLAGGED for v in gold)
     tallies["flag_accuracy"].add(flag_ok, 1)
+    for tier, tally in evaluation.match_sweep.items():
+        tally.add((verdict_from(result, tier) in FLAGGED) == all(v in FLAGGED for v in gold), 1)
     tallies["verdict_accuracy"].add(predicted in gold, 1)
     if predicted not in gold:
         problems.append(f"verdict {predicted}, expected {' or '.join(sorted(gold))}")
@@ -297,6 +304,8 @@ def pooled(evaluations: list[Evaluation]) -> Evaluation:
             out.tallies[name].add(tally.hits, tally.total)
         for name, tally in e.stages.items():
             out.stages[name].add(tally.hits, tally.total)
+        for tier, tally in e.match_sweep.items():
+            out.match_sweep[tier].add(tally.hits, tally.total)
         for key, counts in e.keys.items():
             mine = out.keys.setdefault(key, [0, 0, 0])
             for i, n in enumerate(counts):
@@ -345,6 +354,23 @@ def flag_assertion_lines(evaluation: Evaluation) -> list[str]:
                 f"verify; {overall}"]
     return [f"no confidence reaches a flag precision of {ASSERT_PRECISION:.2f} (best {measured['precision']:.2f} at "
             f"≥ {measured['from']:.2f}, over {measured['flags']} flags): every flag reads as one to verify; {overall}"]
+
+
+def match_tier(evaluation: Evaluation) -> dict:
+    """Flag accuracy per tried match tier and the tier that gives the most (the lowest of equals)."""
+    sweep = {f"{tier:.2f}": tally.rate for tier, tally in evaluation.match_sweep.items() if tally.total}
+    best = max(sweep, key=lambda tier: (sweep[tier], -float(tier)), default=None)
+    return {"flag_accuracy": sweep, "best": float(best) if best is not None else None}
+
+
+def match_tier_lines(evaluation: Evaluation) -> list[str]:
+    """One line: flag accuracy across the tried match tiers, and the best one (none when findings carry no
+    confidence)."""
+    if not evaluation.confidences:
+        return []
+    measured = match_tier(evaluation)
+    sweep = ", ".join(f"{tier} {_show(rate)}" for tier, rate in measured["flag_accuracy"].items())
+    return [f"match tier by flag accuracy: {sweep}; best {measured['best']:.2f}"]
 
 
 def stage_json(evaluation: Evaluation) -> dict:
@@ -462,6 +488,8 @@ def as_json(evaluations: list[tuple[str, Evaluation]], failures: bool = True) ->
         measured = flag_assertion(e.flag_confidences)
         if measured is not None:
             entry["flag_assertion"] = measured
+        if e.confidences:
+            entry["match_tier"] = match_tier(e)
         sets.append(entry)
     return {"goals": {name: f"{op} {goal}" for name, (op, goal) in GOALS.items()}, "sets": sets}
 
@@ -490,7 +518,7 @@ def report_lines(evaluation: Evaluation) -> list[str]:
         c = evaluation.calibration
         lines.append(f"{'calibration':>24}: ECE ({CALIBRATION_BINS} bins) {c['ece']:.2f}, Brier score {c['brier']:.2f} "
                      f"over {c['findings']} findings")
-    return lines + flag_assertion_lines(evaluation) + stage_lines(evaluation)
+    return lines + flag_assertion_lines(evaluation) + match_tier_lines(evaluation) + stage_lines(evaluation)
 
 
 def folded_report_lines(result: FoldedEvaluation, what: str = "Caveat", source: str = "statements/*.yaml") -> list[str]:
@@ -520,7 +548,7 @@ def folded_report_lines(result: FoldedEvaluation, what: str = "Caveat", source: 
         for key, label in (("ece", f"calibration ECE ({CALIBRATION_BINS} bins)"), ("brier", "Brier score")):
             values = " ".join(f"{_show(e.calibration[key] if e.calibration else None):>6}" for _, e in columns)
             lines.append(f"{label:>24}: {values}  [{total.calibration['findings'] if total.calibration else 0} findings]")
-    lines += flag_assertion_lines(total)
+    lines += flag_assertion_lines(total) + match_tier_lines(total)
     lines += ["", "Stage by stage" + (", pooled over the held-out folds:" if result.mode == "cv" else ":")]
     lines += stage_lines(total)
     return lines
