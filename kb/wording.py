@@ -121,16 +121,14 @@ def faithful_sentence(kb, claim, with_contrast: bool = True, limit: int = MAX_CH
 
 def _shortenings(keys: list, extra: list, contrast, detail):
     """(condition phrases, contrast, short behaviour, measure detail), longest first. What goes to fit, in order:
-    the contrast, the behaviour's long phrase (for its label), the measure detail, the non-key distinguishing
-    conditions, and only then key conditions (last first) — a key dropped to fit is one the sentence no longer
-    conveys."""
+    the contrast, the non-key distinguishing conditions (last first), the measure detail, the behaviour's long
+    phrase (for its label, which the checker's cues may not know), and only then key conditions (last first) — a
+    key dropped to fit is one the sentence no longer conveys."""
     yield keys + extra, contrast, False, detail
-    yield keys + extra, None, False, detail
-    yield keys + extra, None, True, detail
-    yield keys + extra, None, True, None
-    for keep in range(len(extra) - 1, -1, -1):
-        yield keys + extra[:keep], None, True, None
-    for keep in range(len(keys) - 1, -1, -1):
+    for keep in range(len(extra), -1, -1):
+        yield keys + extra[:keep], None, False, detail
+    yield keys, None, False, None
+    for keep in range(len(keys), -1, -1):
         yield keys[:keep], None, True, None
 
 

@@ -46,13 +46,16 @@ def test_rows_of_one_table_name_the_measure_that_tells_them_apart(kb, wordings):
         by_measure = {c.measure: c for c in claims}
         if len(by_measure) < 2:
             continue
+        named = []
         for claim in by_measure.values():
             detail = claim.measure.split(": ", 1)[-1]
-            assert detail in wordings[claim.id] or len(wordings[claim.id]) + len(detail) > MAX_CHARS - 20, claim.id
-        texts = [wordings[c.id] for c in by_measure.values()]
-        assert len(set(texts)) == len(texts), texts
-        compared += 1
-    assert compared >= 20  # Apollo's Tables 2 and 4 rows, the o1 card's Table 10, METR's prompt variants, ...
+            if detail in wordings[claim.id]:
+                named.append(wordings[claim.id])
+            else:  # it gives way only to the behaviour's phrase and the key conditions
+                assert len(wordings[claim.id]) + len(detail) > MAX_CHARS - 20, claim.id
+        assert len(set(named)) == len(named), named
+        compared += len(named) > 1
+    assert compared >= 20  # Apollo's Tables 2 and 4 rows, METR's prompt variants, ...
 
 
 def test_a_condition_a_contrast_differs_by_is_named_in_the_claims_own_words(kb, wordings):
