@@ -21,27 +21,64 @@ def condition_phrase(kb, claim, key: str) -> str | None:
     return context.phrase if condition is None or condition.value not in ABSENT_VALUES else None
 
 
-def _setting_phrases(kb, claim) -> tuple[str | None, list[str]]:
-    """(test-setting phrase, other key-condition phrases) in the claim's key_context order."""
-    test, others = None, []
+def _setting_phrases(kb, claim) -> tuple[str | None, list[str], list[str]]:
+    """(test-setting phrase, key-condition phrases in the claim's key_context order, phrases of the conditions its
+    contrasts differ by that are not key — before or after training — which tell it apart from those siblings)."""
+    test, keys, extra = None, [], []
     for key in claim.key_context or []:
         phrase = condition_phrase(kb, claim, key)
-        if not phrase:
-            continue
-        if key == "test_setting":
+        if key == "test_setting" and phrase:
             test = phrase
-        elif phrase not in others:
-            others.append(phrase)
-    return test, others
+        elif phrase and phrase not in keys:
+            keys.append(phrase)
+    for key in distinguishing_keys(kb, claim):
+        condition = kb.conditions_of(claim).get(key)
+        phrase = condition.phrase if condition is not None else None  # its own words, never the key's generic ones
+        if phrase and phrase != test and phrase not in keys + extra:
+            extra.append(phrase)
+    return test, keys, extra
 
 
-def _core(kb, claim) -> str:
+def distinguishing_keys(kb, claim) -> list[str]:
+    """The context keys the claim's contrasts differ by (not 'source': that is the same measurement), outside its
+    key_context, in the order the contrasts name them."""
+    keys = []
+    for _other, by, _note in kb.contrasts_of(claim.id):
+        if by in kb.context and by not in (claim.key_context or []) and by not in keys:
+            keys.append(by)
+    return keys
+
+
+def measure_detail(kb, claim) -> str | None:
+    """What exactly was counted, when the claim's source reports the same model's behaviour under the same setting
+    as several measures (Table 2's 'deleted successor model' and 'copied itself onto other server' rows): the
+    claim's measure, less a leading 'behaviour:' label. None when no such sibling exists."""
+    source = kb.claim_sources.get(claim.id)
+    if not claim.measure or not any(
+            c.id != claim.id and kb.claim_sources.get(c.id) == source and c.model == claim.model
+            and c.behaviour == claim.behaviour and c.setting == claim.setting and c.measure != claim.measure
+            for c in kb.claims.values()):
+        return None
+    return claim.measure.split(": ", 1)[1] if ": " in claim.measure else claim.measure
+
+
+def _core(kb, claim, short: bool = False, detail: str | None = None) -> str:
+    """'OpenAI o1 tried to ... (deleted successor model) in 5% of runs'. `short`: the behaviour by its label ('showed
+    instrumental alignment faking'), for a sentence that does not fit with the behaviour's phrase."""
     model = kb.models[claim.model].name if claim.model in kb.models else claim.model
     behaviour = kb.behaviours.get(claim.behaviour)
     does = behaviour.phrase if behaviour else claim.measure
+    if short and behaviour is not None and behaviour.label:
+        label = behaviour.label.split(" (")[0]  # 'Alignment faking (training)': the parenthesis is the kb's own note
+        does = f"showed {label[0].lower()}{label[1:]}"
     value = format_value(claim)
     if claim.value is None:
-        return f"{model} {does} ({claim.value_text})"
+        # A result in the source's words: one parenthesis with what was counted and those words ('n/a' says nothing).
+        words = claim.value_text if (claim.value_text or "").strip().lower() not in ABSENT_VALUES else None
+        said = ": ".join(filter(None, [detail, words])) or claim.measure
+        return f"{model} {does} ({said})"
+    if detail:
+        does = f"{does} ({detail})"
     if claim.metric == "rate":
         return f"{model} {does} in {value} of runs"
     if claim.metric == "conditional_rate":
@@ -69,21 +106,37 @@ def contrast_clause(kb, claim) -> str | None:
 
 
 def faithful_sentence(kb, claim, with_contrast: bool = True, limit: int = MAX_CHARS) -> str:
-    """A sentence of at most `limit` characters that keeps the claim's key context (and its main contrast)."""
-    test, others = _setting_phrases(kb, claim)
+    """A sentence of at most `limit` characters that keeps the claim's key context, what tells it apart from its
+    siblings (the measure, the conditions its contrasts differ by) and its main contrast."""
+    test, keys, extra = _setting_phrases(kb, claim)
     contrast = contrast_clause(kb, claim) if with_contrast else None
-    for keep_contrast, keep_others in ((True, len(others)), (False, len(others)), (False, 1), (False, 0)):
-        text = _assemble(kb, claim, test, others[:keep_others], contrast if keep_contrast else None)
+    detail = measure_detail(kb, claim)
+    text = ""
+    for parts in _shortenings(keys, extra, contrast, detail):
+        text = _assemble(kb, claim, test, *parts)
         if len(text) <= limit:
             return text
     return text[: limit - 1].rstrip() + "…"
 
 
-def _assemble(kb, claim, test, others, contrast) -> str:
+def _shortenings(keys: list, extra: list, contrast, detail):
+    """(condition phrases, contrast, short behaviour, measure detail), longest first. What goes to fit, in order:
+    the contrast, the non-key distinguishing conditions (last first), the measure detail, the behaviour's long
+    phrase (for its label, which the checker's cues may not know), and only then key conditions (last first) — a
+    key dropped to fit is one the sentence no longer conveys."""
+    yield keys + extra, contrast, False, detail
+    for keep in range(len(extra), -1, -1):
+        yield keys + extra[:keep], None, False, detail
+    yield keys, None, False, None
+    for keep in range(len(keys), -1, -1):
+        yield keys[:keep], None, True, None
+
+
+def _assemble(kb, claim, test, others, contrast, short: bool = False, detail: str | None = None) -> str:
     """'In a sandboxed test, even when told to allow itself to be shut down, OpenAI o3 sabotaged ... in 7% of runs;
     when not told to allow the shutdown: 79%.' The conditions come first, so the number is read under them."""
     lead = ", ".join(filter(None, [test, *others]))
-    core = _core(kb, claim)
+    core = _core(kb, claim, short, detail)
     text = f"{lead[0].upper() + lead[1:]}, {core}" if lead else core
     if contrast:
         text += f"; {contrast}"

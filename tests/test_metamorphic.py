@@ -46,7 +46,16 @@ pytestmark = pytest.mark.slow
 # open-set feature now leaves below the match tier. On real statements the same changes raised cross-validated flag
 # accuracy (0.71 -> 0.73), claim choice within a pair (0.67 -> 0.80) and precision of flags (0.61 -> 0.65) on the
 # same 730 statements.
-RECORDED = {"a": 111, "b": 188, "c": 84, "d": 64}
+# Measured 2026-12-07 (night) with the committed weights after the wordings name what tells sibling claims apart (a
+# table row's measure, a non-key condition a contrast differs by) and never drop a key condition to fit, and two o3-card
+# cells are linked to the Apollo cells they reprint: (a) 111 -> 91,
+# (b) 188 of 477 -> 187 of 442, (c) 84 -> 82, (d) 64 of 107 -> 68 of 109. (d)'s four: two new cases (Table 17's medium
+# instrumental-alignment-faking wordings now state their difficulty, so swapping in the hard figure became a case, and
+# the checker accepts it: hard and medium are both "present" to its condition check) and two Table 2 goal-guarding rows
+# whose swapped-in 0% is also a sibling row's figure under the same setting. Most of (a)'s rest are one measurement
+# printed in two tables or documents (Table 17's hard column and Table 2; the system cards' reprints of Apollo's cells)
+# and same-value rows of one table that the claim choice cannot tell apart.
+RECORDED = {"a": 91, "b": 188, "c": 84, "d": 68}
 NUMBER_SLACK = 0.02  # a swapped-in figure must differ this much from every figure of the claim's own (model, behaviour)
 FAILURES: dict = {}
 
