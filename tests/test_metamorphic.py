@@ -55,7 +55,10 @@ pytestmark = pytest.mark.slow
 # whose swapped-in 0% is also a sibling row's figure under the same setting. Most of (a)'s rest are one measurement
 # printed in two tables or documents (Table 17's hard column and Table 2; the system cards' reprints of Apollo's cells)
 # and same-value rows of one table that the claim choice cannot tell apart.
-RECORDED = {"a": 91, "b": 188, "c": 84, "d": 68}
+# Refitted the same night with the retrieval adapter, the value-with-cue retrieval features and "without" governing its
+# phrase: (a) 91 -> 92, (b) 187 -> 188 or fewer, (c) 82 -> 86 of 349, (d) 68 -> 69. The same changes raised
+# cross-validated flag accuracy 0.742 -> 0.753 and claim recall 0.635 -> 0.655 on the 745 real statements.
+RECORDED = {"a": 92, "b": 188, "c": 86, "d": 69}
 NUMBER_SLACK = 0.02  # a swapped-in figure must differ this much from every figure of the claim's own (model, behaviour)
 FAILURES: dict = {}
 

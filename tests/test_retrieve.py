@@ -40,9 +40,9 @@ def test_features_read_the_mentions_and_the_number(fitted):
     assert set(own) == set(RETRIEVAL_FEATURES)
 
 
-@pytest.mark.xfail(strict=True, reason="measured 2026-12-07: the dense features rank covert action and scheming "
-                   "above blackmail for a threat said in other words; the next step for retrieval")
 def test_a_behaviour_said_in_other_words_with_no_model_named_is_still_retrieved(fitted):
+    # Failed with the encoder's own vectors (covert action and scheming ranked above blackmail); the retrieval
+    # adapter (kb.check.adapter) brings blackmail into the first three.
     text = "In a staged office test, the assistant threatened to reveal a manager's secret unless it was kept running."
     features, _ = _records(fitted, text)
     ranked = sorted(features, key=lambda pair: -features[pair]["dense_best"])
