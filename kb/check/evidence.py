@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 
 SUBJECT_KINDS = ("named", "family", "developer", "plural", "generic", "unknown")
 NUMBER_KINDS = ("match", "secondary", "other_condition", "mismatch", "unsupported", "absent", "wrong_model")
@@ -71,7 +72,7 @@ class EvidenceRecord:
         unknown = values.keys() - _name_set(names)
         if unknown:
             raise ValueError(f"unknown evidence features: {sorted(unknown)}")
-        return cls(names, tuple(float(values.get(name, 0.0)) for name in names))
+        return cls(names, tuple(map(float, map(values.get, names, repeat(0.0)))))  # values.get(name, 0.0), each
 
     def as_dict(self) -> dict:
         return dict(zip(self.names, self.values))
