@@ -139,6 +139,14 @@ class KnowledgeBase:
         return dict(index)
 
     @cached_property
+    def claims_by_model(self) -> dict:
+        """model id -> [claims], in file order (the checker's candidates for a report naming one model)."""
+        index = defaultdict(list)
+        for claim in self.claims.values():
+            index[claim.model].append(claim)
+        return dict(index)
+
+    @cached_property
     def claims_by_source(self) -> dict:
         """source id -> [claims], in file order."""
         index = defaultdict(list)
