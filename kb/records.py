@@ -90,7 +90,18 @@ class KnowledgeBase:
         return self.settings.get(claim.setting)
 
     def conditions_of(self, claim) -> dict:
-        """The conditions the claim was measured under: its setting's, less those held only for other behaviours."""
+        """The conditions the claim was measured under: its setting's, less those held only for other behaviours.
+        The same dict each time for a claim of this knowledge base (read it, do not change it)."""
+        if self.claims.get(claim.id) is claim:
+            return self._conditions_by_claim[claim.id]
+        return self._conditions_of(claim)
+
+    @cached_property
+    def _conditions_by_claim(self) -> dict:
+        """claim id -> its conditions, worked out once: checking one statement asks for them thousands of times."""
+        return {cid: self._conditions_of(claim) for cid, claim in self.claims.items()}
+
+    def _conditions_of(self, claim) -> dict:
         setting = self.setting_of(claim)
         if not setting or not setting.conditions:
             return {}
@@ -125,6 +136,14 @@ class KnowledgeBase:
         index = defaultdict(list)
         for claim in self.claims.values():
             index[(claim.model, claim.behaviour)].append(claim)
+        return dict(index)
+
+    @cached_property
+    def claims_by_model(self) -> dict:
+        """model id -> [claims], in file order (the checker's candidates for a report naming one model)."""
+        index = defaultdict(list)
+        for claim in self.claims.values():
+            index[claim.model].append(claim)
         return dict(index)
 
     @cached_property

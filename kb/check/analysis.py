@@ -98,9 +98,12 @@ def analyse(doc, anaphor_keys: set[str], lexicon) -> Analysis:
     sent_of = lambda token_index: max(bisect_right(starts, token_index) - 1, 0)  # noqa: E731
     run_nouns, test_nouns = frozenset(lexicon.run_nouns or ()), frozenset(lexicon.test_nouns or ())
     analysis = Analysis(doc.text, sentences, quoted=_quoted_passages(doc.text), run_nouns=run_nouns)
-    raw = [Mention(s.label_, "passive" if _passive(doc, s) else s.id_, s.start_char, s.end_char, sent_of(s.start),
-                   token_start=s.start)
-           for s in doc.spans[SPANS_KEY] if not _idle(doc, s)]
+    raw = []
+    for s in doc.spans[SPANS_KEY]:
+        passive = _passive(doc, s)  # decided once: it names the mention and decides whether it is idle
+        if not _idle(doc, s, passive):
+            raw.append(Mention(s.label_, "passive" if passive else s.id_, s.start_char, s.end_char, sent_of(s.start),
+                               token_start=s.start))
     analysis.mentions = _resolve_polarity(_longest(raw), anaphor_keys, doc.text)
     analysis.numbers = [_number(doc, span, sent_of, test_nouns) for span in doc.spans[QUANTITY_KEY]]
     return analysis
@@ -124,13 +127,14 @@ def _longest(mentions: list[Mention]) -> list[Mention]:
                                                                  (b.start, b.end) != (m.start, m.end) for b in behaviours))]
 
 
-def _idle(doc, span) -> bool:
+def _idle(doc, span, passive: bool) -> bool:
     """A lexicon word in a use that does not do its job: a removal verb without an object ('the rate dropped IN
-    tests') removes nothing; a reporting word in a quantifier ('A NUMBER OF times') is not about a reported figure."""
+    tests') removes nothing; a reporting word in a quantifier ('A NUMBER OF times') is not about a reported figure.
+    `passive`: _passive(doc, span)."""
     after = doc[span.end].lower_ if span.end < len(doc) else ""
     before = doc[span.start - 1].lower_ if span.start > 0 else ""
     if span.label_ == "REMOVAL":
-        return after in PREPOSITIONS and not _passive(doc, span)
+        return after in PREPOSITIONS and not passive
     return span.label_ == "META" and before == "a" and after == "of"
 
 

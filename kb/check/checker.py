@@ -29,7 +29,8 @@ from kb.check.fitted import FittedWeights
 from kb.check.nlp import load_nlp, tokenise
 from kb.check.reports import Lookup, find_reports
 from kb.check.resolve import Evidence, Resolver, other_rates
-from kb.check.retrieve import PairIndex, best_sentence, claim_text, pair_features
+from kb.check.retrieve import (RETRIEVAL_FEATURES, PairIndex, best_sentence, claim_text, pair_feature_matrix,
+                               pair_features)
 from kb.check.reports import Report, Subject
 from kb.format import claim_label, format_value
 from kb.wording import faithful_sentence, offered_rewrite
@@ -72,7 +73,26 @@ class KbTexts:
         self.paraphrase_columns = _columns(self.paraphrase_keys)
         self.behaviour_columns = _columns(self.behaviour_ids or [])
         self.behaviour_order = sorted(self.behaviour_columns)
+        # The behaviour texts' columns grouped behaviour by behaviour, in behaviour_order, and where each group
+        # starts: a sentence's best match per behaviour is then one np.maximum.reduceat (see _Similarities).
+        self.behaviour_grouping = [i for b in self.behaviour_order for i in self.behaviour_columns[b]]
+        self.behaviour_starts = np.cumsum([0] + [len(self.behaviour_columns[b]) for b in self.behaviour_order[:-1]])
+        if self.behaviour_grouping == list(range(len(self.behaviour_grouping))):
+            self.behaviour_grouping = None  # already grouped (behaviour_texts is sorted): no reordering needed
         self.condition_columns = _columns(self.condition_ids or [])
+
+
+def warm_vocabulary(nlp, texts: list[str]) -> None:
+    """Tokenise the knowledge base's own texts once, outside any memory zone, so their words stay in the pipeline.
+
+    Each statement is parsed in a memory zone (Checker._analyses), which frees every word the zone added, so a word
+    was re-created, with its tokenizer cache entry, in every statement that used it: a third of a short statement's
+    parsing. The words the knowledge base itself uses to describe its results (its ~1,100 retrieval texts: ~940 words
+    beyond the patterns', ~35 ms at load) are the ones statements about them use most; kept, each statement creates
+    only its others. Tokens are the same either way: the vocabulary and the cache only remember what the tokenizer
+    computes."""
+    for text in texts:
+        nlp.make_doc(text)
 
 
 def _columns(labels: list) -> dict:
@@ -114,6 +134,7 @@ class Checker:
         self.texts = self._embed_kb(cache_path)
         self.pairs = PairIndex.of(kb)
         self.pair_vectors = CachedEmbeddings(self.embedder, cache_path).matrix(self.pairs.texts)
+        warm_vocabulary(self.nlp, self.pairs.texts)
         self.anaphor_keys = {by for cid in kb.claims for _o, by, _n in kb.contrasts_of(cid) if by in kb.context}
         self.lookup = Lookup(self._models_by_developer(), dict(kb.lexicon.families), tuple(kb.models))
         self.source_words = {sid: self._words(f"{s.title} {s.authors}") for sid, s in kb.sources.items()}
@@ -299,10 +320,9 @@ class Checker:
                 for key, head in detectors.items()}
 
     def retrieval_records(self, analysis, vectors, statement_vector, sims) -> list:
-        """One evidence record per (model, behaviour) pair of the knowledge base (kb.check.retrieve)."""
-        meaning = lambda b: max((sims.behaviour(i, b) for i in range(len(analysis.sentences))), default=0.0)  # noqa: E731
+        """One evidence record per (model, behaviour) pair of the knowledge base (kb.check.retrieve): for fitting."""
         return pair_features(self.pairs, self.pair_vectors, analysis, self.adapted(vectors, analysis.text),
-                             self.adapted(statement_vector, analysis.text), meaning)
+                             self.adapted(statement_vector, analysis.text), sims.best_behaviour_anywhere)
 
     def adapted(self, vectors, text: str):
         """Statement-side vectors as retrieval reads them: through the fitted adapter (kb.check.adapter), if any."""
@@ -315,8 +335,9 @@ class Checker:
         head = self.weights.retrieval
         if head is None:
             return {}
-        records = self.retrieval_records(analysis, vectors, statement_vector, sims)
-        return {pair: head.probability(record) for pair, record in zip(self.pairs.pairs, records)}
+        matrix = pair_feature_matrix(self.pairs, self.pair_vectors, analysis, self.adapted(vectors, analysis.text),
+                                     self.adapted(statement_vector, analysis.text), sims.best_behaviour_anywhere)
+        return dict(zip(self.pairs.pairs, head.probabilities(matrix, RETRIEVAL_FEATURES)))
 
     def _retrieved_reports(self, analysis, reports, retrieval: dict, vectors) -> list:
         """A report for each of the RETRIEVED most likely pairs (and any at least as likely as a suggestion) that no
@@ -453,12 +474,12 @@ class Checker:
                   "quoted": report.quoted, "generalised": finding.generalised,
                   "meta_sentence": bool(analysis.of("META", report.sentence))}
         if claim is not None:
-            source = kb.claim_sources.get(claim.id)
             cue = report.behaviours.get(claim.behaviour, 0.0)
             meaning = sims.behaviour(report.sentence, claim.behaviour)
             similarity = sims.claim(report.sentence, claim.id)
             values.update({
-                "model_named_in_statement": claim.model in {m.id for m in analysis.of("MODEL")},
+                "model_named_in_statement": claim.model in analysis.once("ids", "MODEL",
+                                                                         lambda: {m.id for m in analysis.of("MODEL")}),
                 "behaviour_cue": cue if cue >= 0.8 else 0.0,
                 "behaviour_meaning": meaning,
                 "behaviour_meaning_gap": meaning - sims.best_behaviour(report.sentence),
@@ -568,11 +589,16 @@ class _Similarities:
         self.paraphrases = vectors @ texts.paraphrases.T
         self.conditions = vectors @ texts.conditions.T
         by_behaviour = vectors @ texts.behaviours.T
+        if texts.behaviour_grouping is not None:
+            by_behaviour = by_behaviour[:, texts.behaviour_grouping]
         # A sentence's similarity to a behaviour is its best match among the behaviour's descriptions.
-        self.behaviours = np.stack([by_behaviour[:, texts.behaviour_columns[b]].max(axis=1)
-                                    for b in texts.behaviour_order], axis=1)
+        self.behaviours = (np.maximum.reduceat(by_behaviour, texts.behaviour_starts, axis=1) if len(vectors)
+                           else np.zeros((0, len(texts.behaviour_order)), dtype=by_behaviour.dtype))
         self.behaviour_index = {b: i for i, b in enumerate(texts.behaviour_order)}
         self._per_key, self._per_condition = {}, {}
+        self._best_anywhere = None  # per behaviour, its best similarity over all sentences (best_behaviour_anywhere)
+        self._best_claim = self._best_behaviour = None  # per sentence, its best claim and behaviour similarity
+        self._best_of_sentences: dict = {}  # (label, sentences) -> best similarity (see _best)
         self.retrieval: dict = {}  # (model, behaviour) -> probability, when the checker has a retrieval head
         self.best_retrieval = 0.0  # the highest of those probabilities (computed once per statement)
         self.reporting = 1.0  # P(the statement reports any stored result), when the checker has an open-set head
@@ -581,14 +607,26 @@ class _Similarities:
         return float(self.claims[sentence, self.texts.claim_index[claim_id]])
 
     def best_claim(self, sentence: int) -> float:
-        return float(self.claims[sentence].max())
+        if self._best_claim is None:  # every sentence's at once: findings ask again and again
+            self._best_claim = self.claims.max(axis=1).tolist()
+        return self._best_claim[sentence]
 
     def behaviour(self, sentence: int, behaviour: str) -> float:
         index = self.behaviour_index.get(behaviour)
         return 0.0 if index is None else float(self.behaviours[sentence, index])
 
     def best_behaviour(self, sentence: int) -> float:
-        return float(self.behaviours[sentence].max())
+        if self._best_behaviour is None:
+            self._best_behaviour = self.behaviours.max(axis=1).tolist()
+        return self._best_behaviour[sentence]
+
+    def best_behaviour_anywhere(self, behaviour: str) -> float:
+        """The best similarity of any sentence to the behaviour's descriptions (0 without sentences or a
+        description)."""
+        if self._best_anywhere is None:  # one maximum per behaviour column, worked out once per statement
+            self._best_anywhere = self.behaviours.max(axis=0).tolist() if len(self.behaviours) else []
+        index = self.behaviour_index.get(behaviour)
+        return 0.0 if index is None or not self._best_anywhere else self._best_anywhere[index]
 
     def described_behaviours(self, sentence: int) -> dict:
         """The behaviours a sentence describes in other words: the best ones above the floor."""
@@ -598,12 +636,20 @@ class _Similarities:
 
     def paraphrase(self, sentences, key: str) -> float:
         """The best similarity of any of `sentences` (one index or several) to the key's paraphrases."""
-        return self._best(self._per_key, self.texts.paraphrase_columns, self.paraphrases, key, sentences)
+        return self._best_remembered(self._per_key, self.texts.paraphrase_columns, self.paraphrases, key, sentences)
 
     def condition(self, sentences, setting_id: str, key: str) -> float:
         """The best similarity of any of `sentences` to how the setting words its condition `key`."""
-        return self._best(self._per_condition, self.texts.condition_columns, self.conditions, (setting_id, key),
-                          sentences)
+        return self._best_remembered(self._per_condition, self.texts.condition_columns, self.conditions,
+                                     (setting_id, key), sentences)
+
+    def _best_remembered(self, memo: dict, columns: dict, matrix, label, sentences) -> float:
+        # Findings of one statement mostly share a scope: each (key, sentences) question is answered once.
+        question = (id(memo), label, sentences if isinstance(sentences, int) else tuple(sentences))
+        answer = self._best_of_sentences.get(question)
+        if answer is None:
+            answer = self._best_of_sentences[question] = self._best(memo, columns, matrix, label, sentences)
+        return answer
 
     @staticmethod
     def _best(memo: dict, columns: dict, matrix, label, sentences) -> float:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kb.format import ABSENT_VALUES
 
 UNKNOWN_WORDS = ("not specified", "unstated", "unclear", "implied", "both", "possible", "varied", "vs", "->")
 
 
+@lru_cache(maxsize=4096)  # a condition record hashes by identity; the checker asks about the same few thousands of times
 def condition_state(condition) -> str | None:
     """'present', 'absent' or None (unknown) for a setting's condition value."""
     if condition is None:

@@ -15,6 +15,10 @@ MAX_CHARS = 20_000
 MAX_TEXT_BYTES = MAX_CHARS * 4  # a longer UTF-8 text has more than MAX_CHARS characters: refused before decoding
 MAX_LINE_BYTES = MAX_CHARS * 6 + 4_096  # a JSONL line of MAX_CHARS characters, every one \u-escaped, plus its id
 SURROGATE = re.compile("[\ud800-\udfff]")
+# Unicode's control characters (category Cc, fixed by the standard: U+0000-001F and U+007F-009F) other than the
+# three whitespace ones: one regex scan instead of a category lookup per character.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+ASCII_LETTER = re.compile("[A-Za-z]")
 TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->", re.S)
 ENGLISH = {"the", "and", "of", "to", "in", "is", "was", "that", "it", "for", "with", "on", "as", "by", "at", "its", "a",
            "an", "when", "were", "be", "told", "model", "models", "from", "this"}
@@ -123,17 +127,21 @@ def without_format_characters(text: str) -> str:
 def _looks_binary(text: str) -> bool:
     if "\x00" in text:
         return True
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t")
+    controls = len(CONTROL.findall(text))
     return controls > max(2, len(text) // 20)
 
 
 def looks_english(text: str) -> bool:
-    letters = [ch for ch in text if ch.isalpha()]
-    if len(letters) < 12:
-        return True  # too short to tell ("o1: 5%")
-    latin = sum(1 for ch in letters if ch.isascii())
-    if latin / len(letters) < 0.6:
-        return False
+    if text.isascii():  # every letter Latin: only the words can tell (no loop over the characters)
+        if len(ASCII_LETTER.findall(text)) < 12:
+            return True
+    else:
+        letters = [ch for ch in text if ch.isalpha()]
+        if len(letters) < 12:
+            return True  # too short to tell ("o1: 5%")
+        latin = sum(1 for ch in letters if ch.isascii())
+        if latin / len(letters) < 0.6:
+            return False
     words = re.findall(r"[a-zà-ÿ]+", text.lower())
     english, foreign = sum(w in ENGLISH for w in words), sum(w in FOREIGN for w in words)
     return not (foreign >= 3 and foreign > english)

@@ -128,6 +128,7 @@ class Resolver:
         self._candidates: dict = {}
         self._stating: dict = {}
         self._ranks: dict = {}
+        self._unstated: dict = {}
 
     # ------------------------------------------------------------ choosing a claim
 
@@ -135,7 +136,9 @@ class Resolver:
         key = (report.subject.models, tuple(sorted(report.behaviours)))
         if key not in self._candidates:  # the same subject and behaviours recur across a statement's numbers
             models, behaviours = set(key[0]), set(key[1])
-            self._candidates[key] = [c for c in self.kb.claims.values()
+            # One model (the usual report names one): its own claims, in file order as all claims are; else all.
+            pool = self.kb.claims_by_model.get(key[0][0], ()) if len(models) == 1 else self.kb.claims.values()
+            self._candidates[key] = [c for c in pool
                                      if c.model in models and (not behaviours or c.behaviour in behaviours)]
         return self._candidates[key]
 
@@ -148,11 +151,11 @@ class Resolver:
 
     def _is_unstated_variant(self, claim) -> bool:
         """A control or variant setting whose distinguishing condition the statement never mentions."""
-        setting = self.kb.setting_of(claim)
-        if not (setting and setting.variant):
-            return False
-        keys = {by for _other, by, _note in self.kb.contrasts_of(claim.id)}
-        return not (keys & self.evidence.mentioned_keys)
+        if claim.id not in self._unstated:  # asked for each candidate each time it is ranked: answered once a claim
+            setting = self.kb.setting_of(claim)
+            keys = {by for _other, by, _note in self.kb.contrasts_of(claim.id)}
+            self._unstated[claim.id] = bool(setting and setting.variant) and not (keys & self.evidence.mentioned_keys)
+        return self._unstated[claim.id]
 
     def best(self, report, claims, stated):
         """The most probable of the candidate claims, by the fitted weights (ties: the claim id, for determinism)."""

@@ -82,6 +82,14 @@ class PairIndex:
         self.many_models = np.array([m == "multiple-models" for m in self.models], dtype=bool)
         self.value_array = np.array([x for values in self.values for x in values], dtype=float)
         self.value_owner = np.array([i for i, values in enumerate(self.values) for _x in values], dtype=int)
+        # Which pairs each model, lab, family and behaviour id marks: a statement's mentions then select pairs with
+        # a few array ORs instead of a Python loop over every pair per feature.
+        self.model_masks = _masks(self.models)
+        self.developer_masks = _masks(self.developers)
+        self.behaviour_masks = _masks(self.behaviours)
+        self.family_masks = _masks([tuple(sorted(group)) for group in self.families], each_of=True)
+        # The texts are stored pair by pair (see of): each pair's best text is the maximum over one slice.
+        self.text_starts, self.pairs_with_texts = _segments(self.owner, len(self.pairs))
 
     @classmethod
     def of(cls, kb) -> "PairIndex":
@@ -122,20 +130,28 @@ def _bm25(documents: list[str]):
 
 def pair_features(index: PairIndex, text_vectors: np.ndarray, analysis, sentence_vectors: np.ndarray,
                   statement_vector: np.ndarray | None, behaviour_meaning) -> list[EvidenceRecord]:
-    """One evidence record per pair of the index, for one statement: each feature is computed for every pair at
+    """One evidence record per pair of the index, for one statement (what fitting reads; checking reads the
+    matrix itself, see pair_feature_matrix)."""
+    matrix = pair_feature_matrix(index, text_vectors, analysis, sentence_vectors, statement_vector, behaviour_meaning)
+    return [EvidenceRecord(RETRIEVAL_FEATURES, tuple(row)) for row in matrix.tolist()]
+
+
+def pair_feature_matrix(index: PairIndex, text_vectors: np.ndarray, analysis, sentence_vectors: np.ndarray,
+                        statement_vector: np.ndarray | None, behaviour_meaning) -> np.ndarray:
+    """(pairs, RETRIEVAL_FEATURES) feature values for one statement: each feature is computed for every pair at
     once (a loop over the pairs cost more than the rest of checking a short statement)."""
     n = len(index.pairs)
-    dense = _per_pair_max(sentence_vectors @ text_vectors.T, index.owner, n) if len(sentence_vectors) else np.zeros(n)
-    whole = (_per_pair_max((statement_vector[None, :] @ text_vectors.T), index.owner, n)
+    dense = _per_pair_max(sentence_vectors @ text_vectors.T, index) if len(sentence_vectors) else np.zeros(n)
+    whole = (_per_pair_max((statement_vector[None, :] @ text_vectors.T), index)
              if statement_vector is not None else np.zeros(n))
     query = tokens(analysis.text)
     bm25 = np.asarray(index.bm25.get_scores(query), dtype=float) if query else np.zeros(n)
     bm25 = bm25 / bm25.max() if bm25.max() > 0 else bm25
     named_ids = {m.id for m in analysis.of("MODEL")}
-    named = _member(index.models, named_ids)
-    lab = _member(index.developers, {m.id for m in analysis.of("DEVELOPER")})
-    family = _any_of(index.families, {m.id for m in analysis.of("FAMILY")})
-    cue = _member(index.behaviours, {m.id for m in analysis.of("BEHAVIOUR")})
+    named = _marked(index.model_masks, named_ids, n)
+    lab = _marked(index.developer_masks, {m.id for m in analysis.of("DEVELOPER")}, n)
+    family = _marked(index.family_masks, {m.id for m in analysis.of("FAMILY")}, n)
+    cue = _marked(index.behaviour_masks, {m.id for m in analysis.of("BEHAVIOUR")}, n)
     numbers = [num.quantity.value for num in analysis.numbers if num.quantity.is_rate]
     meanings = {b: behaviour_meaning(b) for b in dict.fromkeys(index.behaviours)}  # one per behaviour, not per pair
     meaning = np.array([meanings[b] for b in index.behaviours], dtype=float)
@@ -156,15 +172,36 @@ def pair_features(index: PairIndex, text_vectors: np.ndarray, analysis, sentence
     matrix = np.empty((n, len(RETRIEVAL_FEATURES)))
     for j, name in enumerate(RETRIEVAL_FEATURES):
         matrix[:, j] = columns[name]
-    return [EvidenceRecord(RETRIEVAL_FEATURES, tuple(row)) for row in matrix.tolist()]
+    return matrix
 
 
-def _member(labels: list, wanted: set) -> np.ndarray:
-    return np.fromiter((label in wanted for label in labels), dtype=bool, count=len(labels))
+def _masks(labels: list, each_of: bool = False) -> dict:
+    """label -> boolean array over the pairs: which pairs carry it (`each_of`: each entry is a group of labels)."""
+    out: dict = {}
+    for i, entry in enumerate(labels):
+        for label in (entry if each_of else (entry,)):
+            out.setdefault(label, np.zeros(len(labels), dtype=bool))[i] = True
+    return out
 
 
-def _any_of(groups: list, wanted: set) -> np.ndarray:
-    return np.fromiter((bool(group & wanted) for group in groups), dtype=bool, count=len(groups))
+def _marked(masks: dict, wanted: set, pairs: int) -> np.ndarray:
+    """The pairs that carry any of the `wanted` labels."""
+    out = np.zeros(pairs, dtype=bool)
+    for label in wanted:
+        mask = masks.get(label)
+        if mask is not None:
+            out |= mask
+    return out
+
+
+def _segments(owner: np.ndarray, pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(where each run of one pair's texts starts, which pair each run is), for texts stored pair by pair."""
+    if not len(owner):
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    if np.unique(owner[starts]).size != starts.size:
+        raise ValueError("the pair index's texts must be stored pair by pair")
+    return starts, owner[starts]
 
 
 def _number_matches(index: PairIndex, numbers: list) -> np.ndarray:
@@ -175,11 +212,14 @@ def _number_matches(index: PairIndex, numbers: list) -> np.ndarray:
     return np.bincount(index.value_owner[hit], minlength=len(index.pairs)) > 0
 
 
-def _per_pair_max(similarities: np.ndarray, owner: np.ndarray, pairs: int) -> np.ndarray:
-    """The best similarity of any row with any of each pair's texts."""
+def _per_pair_max(similarities: np.ndarray, index: PairIndex) -> np.ndarray:
+    """The best similarity of any row with any of each pair's texts (at least -1; -1 for a pair without texts)."""
     best_per_text = similarities.max(axis=0)
-    out = np.full(pairs, -1.0)
-    np.maximum.at(out, owner, best_per_text)
+    out = np.full(len(index.pairs), -1.0)
+    if len(index.text_starts):
+        # One maximum per pair's slice of texts (exact, as maxima are): np.maximum.at was a slow scatter.
+        per_pair = np.maximum.reduceat(best_per_text, index.text_starts)
+        out[index.pairs_with_texts] = np.maximum(out[index.pairs_with_texts], per_pair)
     return out
 
 
