@@ -544,12 +544,11 @@ def train(obj, labels, output, without_kb):
     except LabelsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    checker = _checker(obj, untrained=True)
+    checker = _checker(obj, untrained=True).remembering_vectors()  # fitting and the adapter's figures: one encode
     statements = training_statements(checker.kb) + extra
     weights = fit_weights(checker, statements, not without_kb, {"labels": [str(p) for p in labels]})
     if weights.get("adapter"):  # the manifest says what the adapter buys, cross-validated on the same statements
-        weights["adapter"]["manifest"]["cross_validated"] = adapter_cross_validation(checker.remembering_vectors(),
-                                                                                   statements)
+        weights["adapter"]["manifest"]["cross_validated"] = adapter_cross_validation(checker, statements)
     target = output or WEIGHTS_PATH
     target.write_text(dumps(weights), encoding="utf-8")
     meta = weights["meta"]

@@ -55,9 +55,8 @@ def measure_detail(kb, claim) -> str | None:
     claim's measure, less a leading 'behaviour:' label. None when no such sibling exists."""
     source = kb.claim_sources.get(claim.id)
     if not claim.measure or not any(
-            c.id != claim.id and kb.claim_sources.get(c.id) == source and c.model == claim.model
-            and c.behaviour == claim.behaviour and c.setting == claim.setting and c.measure != claim.measure
-            for c in kb.claims.values()):
+            c.id != claim.id and kb.claim_sources.get(c.id) == source and c.setting == claim.setting
+            and c.measure != claim.measure for c in kb.claims_by_pair.get((claim.model, claim.behaviour), ())):
         return None
     return claim.measure.split(": ", 1)[1] if ": " in claim.measure else claim.measure
 

@@ -296,11 +296,12 @@ class Checker:
         """The findings chosen for one statement, judged (tier, confidence, dropped keys) but not yet merged, and
         the other candidates considered (with their evidence), for fitting."""
         sims = _Similarities(vectors, self.texts)
-        sims.retrieval = self.retrieval(analysis, vectors, statement_vector, sims)
+        query = self.query(analysis, vectors, statement_vector)
+        sims.retrieval = self.retrieval(analysis, vectors, statement_vector, sims, query)
         sims.best_retrieval = max(sims.retrieval.values(), default=0.0)
         sims.reporting = self.reporting_probability(statement_vector, analysis.text)
         reports = find_reports(analysis, self.lookup, sims.described_behaviours)
-        reports += self._retrieved_reports(analysis, reports, sims.retrieval, vectors)
+        reports += self._retrieved_reports(analysis, reports, sims.retrieval, query[0])
         findings, considered = self._resolve(analysis, reports, sims)
         facts = _StatementFacts(analysis, self.anaphor_keys)
         detected = self.key_detection(analysis, sims, statement_vector)
@@ -321,25 +322,31 @@ class Checker:
 
     def retrieval_records(self, analysis, vectors, statement_vector, sims) -> list:
         """One evidence record per (model, behaviour) pair of the knowledge base (kb.check.retrieve): for fitting."""
-        return pair_features(self.pairs, self.pair_vectors, analysis, self.adapted(vectors, analysis.text),
-                             self.adapted(statement_vector, analysis.text), sims.best_behaviour_anywhere)
+        return pair_features(self.pairs, self.pair_vectors, analysis, *self.query(analysis, vectors, statement_vector),
+                             sims.best_behaviour_anywhere)
 
-    def adapted(self, vectors, text: str):
-        """Statement-side vectors as retrieval reads them: through the fitted adapter (kb.check.adapter), if any."""
+    def query(self, analysis, vectors, statement_vector) -> tuple:
+        """(sentence vectors, statement vector) as retrieval reads them: through the fitted adapter
+        (kb.check.adapter), if any; while fitting, each training statement's own out-of-fold adapter."""
         memo = self.adapter_memo
-        adapter = memo[text] if memo is not None and text in memo else self.weights.adapter
-        return adapter.apply(vectors) if adapter is not None and vectors is not None else vectors
+        adapter = memo.get(analysis.text) if memo else None
+        adapter = adapter or self.weights.adapter
+        if adapter is None:
+            return vectors, statement_vector
+        return adapter.apply(vectors), adapter.apply(statement_vector)  # apply() passes None and empty through
 
-    def retrieval(self, analysis, vectors, statement_vector, sims) -> dict:
-        """(model, behaviour) -> P(the statement reports it), from the retrieval head; empty without one."""
+    def retrieval(self, analysis, vectors, statement_vector, sims, query: tuple | None = None) -> dict:
+        """(model, behaviour) -> P(the statement reports it), from the retrieval head; empty without one. `query`:
+        self.query()'s answer, when the caller has it."""
         head = self.weights.retrieval
         if head is None:
             return {}
-        matrix = pair_feature_matrix(self.pairs, self.pair_vectors, analysis, self.adapted(vectors, analysis.text),
-                                     self.adapted(statement_vector, analysis.text), sims.best_behaviour_anywhere)
+        sentences, statement = query or self.query(analysis, vectors, statement_vector)
+        matrix = pair_feature_matrix(self.pairs, self.pair_vectors, analysis, sentences, statement,
+                                     sims.best_behaviour_anywhere)
         return dict(zip(self.pairs.pairs, head.probabilities(matrix, RETRIEVAL_FEATURES)))
 
-    def _retrieved_reports(self, analysis, reports, retrieval: dict, vectors) -> list:
+    def _retrieved_reports(self, analysis, reports, retrieval: dict, query_vectors) -> list:
         """A report for each of the RETRIEVED most likely pairs (and any at least as likely as a suggestion) that no
         report read off the sentences names specifically: the behaviour said in other words, or a subject the rules
         did not bind. Whether it is reported is then the finding head's decision, like any other candidate."""
@@ -347,13 +354,12 @@ class Checker:
                    for b in r.behaviours}
         used = {id(r.number) for r in reports if r.number is not None}
         ranked = sorted(retrieval.items(), key=lambda kv: -kv[1])
-        adapted = self.adapted(vectors, analysis.text)
         out = []
         for rank, (pair, probability) in enumerate(ranked):
             if (rank >= RETRIEVED and probability < self.weights.suggest) or pair in covered:
                 continue
             model, behaviour = pair
-            sentence = best_sentence(self.pairs, self.pair_vectors, adapted, self.pairs.pairs.index(pair))
+            sentence = best_sentence(self.pairs, self.pair_vectors, query_vectors, self.pairs.pairs.index(pair))
             numbers = [n for n in analysis.numbers if n.sent == sentence and n.quantity.is_rate and id(n) not in used]
             subject = Subject((model,), self._subject_kind(analysis, model))
             start = analysis.sentences[sentence][0]

@@ -193,10 +193,10 @@ def score_statement(evaluation: Evaluation, label: dict, result: dict):
             evaluation.confidences.append((float(confidence), reports_finding(label, finding)))
     gold = gold_verdicts(label)
     predicted = result.get("verdict")
-    flag_ok = (predicted in FLAGGED) == all(v in FLAGGED for v in gold)
-    tallies["flag_accuracy"].add(flag_ok, 1)
+    flagged = all(v in FLAGGED for v in gold)
+    tallies["flag_accuracy"].add((predicted in FLAGGED) == flagged, 1)
     for tier, tally in evaluation.match_sweep.items():
-        tally.add((verdict_from(result, tier) in FLAGGED) == all(v in FLAGGED for v in gold), 1)
+        tally.add((verdict_from(result, tier) in FLAGGED) == flagged, 1)
     tallies["verdict_accuracy"].add(predicted in gold, 1)
     if predicted not in gold:
         problems.append(f"verdict {predicted}, expected {' or '.join(sorted(gold))}")

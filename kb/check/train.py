@@ -286,7 +286,7 @@ def fit_reporting_head(checker, labelled: list[dict]) -> tuple[dict | None, dict
         return head, {}
     from sklearn.model_selection import StratifiedKFold
 
-    memo = {}  # a text said twice keeps the output of the later fold
+    memo = {}  # a text said twice keeps the output of the later fold (not out_of_fold's: the weights would move)
     for train, test in StratifiedKFold(n_splits=DETECTOR_FOLDS, shuffle=True, random_state=0).split(x, y):
         fitted = _reporting_model().fit(x[train], y[train])
         memo.update(zip((texts[i] for i in test), (float(p) for p in fitted.predict_proba(x[test])[:, 1])))
@@ -403,29 +403,34 @@ def fit_weights(checker, labelled: list[dict], with_knowledge_base: bool = True,
     repeated with the weights of the pass before, starting from neutral ones."""
     kb_statements = knowledge_base_statements(checker.kb) if with_knowledge_base else []
     current = checker.remembering_vectors().with_weights(FittedWeights.neutral())
-    adapter, adapter_memo = fit_adapter_head(current, labelled) if ADAPTER else (None, None)
+    memos: dict = {}  # the training statements' out-of-fold outputs, which every fitting checker reads
+    adapter, memos["adapter_memo"] = fit_adapter_head(current, labelled) if ADAPTER else (None, None)
     if adapter:  # retrieval's features read the adapted vectors
-        current = current.with_weights(FittedWeights.from_dict({**neutral_dict(), "adapter": adapter}))
-        current.adapter_memo = adapter_memo
-    reporting, reporting_memo = fit_reporting_head(current, labelled) if OPEN_SET else (None, None)
+        current = _fitting(current, {**neutral_dict(), "adapter": adapter}, memos)
+    reporting, memos["reporting_memo"] = fit_reporting_head(current, labelled) if OPEN_SET else (None, None)
     x, y = retrieval_examples(current, labelled) if RETRIEVAL else ([], [])
     retrieval = _fit_one(x, y, [1.0] * len(y), RETRIEVAL_FEATURES) if len(set(y)) == 2 else None
     heads = {k: v for k, v in (("reporting", reporting), ("retrieval", retrieval), ("adapter", adapter))
              if v is not None}
-    memo = None
     if KEY_DETECTORS:
-        heads["key_detectors"], memo = fit_key_detectors(current, labelled)
-    current = current.with_weights(FittedWeights.from_dict({**neutral_dict(), **heads}))
-    current.key_detection_memo, current.reporting_memo = memo, reporting_memo
+        heads["key_detectors"], memos["key_detection_memo"] = fit_key_detectors(current, labelled)
+    current = _fitting(current, {**neutral_dict(), **heads}, memos)
     for _ in range(PASSES):
         found = examples(current, labelled)
         found.add_balanced(examples(current, kb_statements))
         weights = fit(found, {**(meta or {}), "statements": len(labelled), "knowledge_base_wordings": with_knowledge_base})
         weights.update(heads)
-        current = checker.with_weights(FittedWeights.from_dict(weights))
-        current.key_detection_memo, current.reporting_memo = memo, reporting_memo
-        current.adapter_memo = adapter_memo
+        current = _fitting(checker, weights, memos)
     return weights
+
+
+def _fitting(checker, weights: dict, memos: dict):
+    """A checker deciding with `weights` that reads the training statements' out-of-fold outputs in `memos`
+    (attribute name -> text -> output)."""
+    out = checker.with_weights(FittedWeights.from_dict(weights))
+    for name, memo in memos.items():
+        setattr(out, name, memo)
+    return out
 
 
 def fitted_checker(checker, labelled: list[dict], with_knowledge_base: bool = True):
