@@ -98,6 +98,16 @@ SINGLE_CASES = [
     ("1,000 rollouts", 1000, "count", "eq"),
     ("100+ rollouts", 100, "count", "ge"),
     ("averaged over 5 runs", 5, "count", "eq"),
+    # "every one of N" is all N and "not one of N" none: the "one" names each run, it does not count one.
+    ("it complied in every one of the 100 runs", 1.0, "ratio", "eq"),
+    ("each one of 20 attempts", 1.0, "ratio", "eq"),
+    ("not a single one of the 12 models", 0.0, "ratio", "eq"),
+    ("it did so in one of the 100 runs", 0.01, "ratio", "eq"),
+    ("one in every 10 runs", 0.1, "ratio", "eq"),
+    # "cut X by 80%" is a relative change of X, not how often X happened.
+    ("it cuts this kind of cheating by around 80%", 0.8, "change", "approx"),
+    ("the false-refusal rate fell by 87 percent", 0.87, "change", "eq"),
+    ("o1 dropped the task in 80% of runs", 0.8, "percent", "eq"),
 ]
 
 # Names, versions, dates, references, handles: none of these is a claim.

@@ -30,7 +30,7 @@ __all__ = [
     "words_to_number",
 ]
 
-KINDS = ("percent", "ratio", "fraction_word", "decimal", "points", "count")
+KINDS = ("percent", "ratio", "fraction_word", "decimal", "points", "count", "change")
 BOUNDS = ("eq", "lt", "le", "gt", "ge", "approx", "upto")
 SPAN_KEY = "quantities"
 _RATE_KINDS = frozenset({"percent", "ratio", "fraction_word", "decimal"})
@@ -290,9 +290,20 @@ def _whole(src: str, m: re.Match[str], value: float, kind: str,
     return [_make(src, m.start(), m.end(), value, kind, _bound_of(m), num, den)]
 
 
+# "cut reward hacking by 80%", "rose by 11 percent": a relative change of something, not how often a behaviour
+# happened (kind "change": not a rate, so never matched against a claim's value).
+_CHANGE_BY_RE = re.compile(
+    r"\b(?:cut|cuts|cutting|reduc\w*|lower(?:s|ed|ing)?|drop(?:s|ped|ping)?|fell|falls?|falling|decreas\w*|rose|"
+    r"rises?|rising|increas\w*|grew|grows?|growing|jump(?:s|ed|ing)?|improv\w*|declin\w*|shr[aiu]nk\w*|slash\w*|"
+    r"boost\w*|rais(?:e|es|ed|ing)|halv\w*)\b[^.;:!?%\d]{0,50}?\bby\s+(?:(?:about|roughly|nearly|almost|around|some|"
+    r"up\s+to|over|more\s+than|less\s+than|something\s+like|an\s+estimated|approximately|just|only)\s+)*$", re.I)
+
+
 def _on_percent(m: re.Match[str], src: str) -> list[Quantity]:
     n = _to_float(m["n"])
-    return [] if n is None else _whole(src, m, n / 100, "percent")
+    if n is None:
+        return []
+    return _whole(src, m, n / 100, "change" if _CHANGE_BY_RE.search(_window(m.string, m.start(), 90)) else "percent")
 
 
 def _on_points(m: re.Match[str], src: str) -> list[Quantity]:
@@ -315,6 +326,12 @@ def _on_range(m: re.Match[str], src: str) -> list[Quantity]:
             _make(src, m.start("b"), m.end(), high / 100, "percent", bound)]
 
 
+# "every one of the 100 runs" is all of them and "not one of the 100 runs" none: the "one" names each run, it does
+# not count one.
+_EVERY_ONE_RE = re.compile(r"\b(?:every|each)(?:\s+single)?\s+$", re.I)
+_NOT_ONE_RE = re.compile(r"\b(?:not|nor|never)(?:\s+(?:a\s+)?single)?\s+$", re.I)
+
+
 def _ratio(m: re.Match[str], src: str, year_sensitive: bool) -> list[Quantity]:
     if _blocked(m.string, m.start("n")):
         return []
@@ -323,6 +340,13 @@ def _ratio(m: re.Match[str], src: str, year_sensitive: bool) -> list[Quantity]:
     n, d = _to_float(m["n"]), _to_float(m["d"])
     if n is None or d is None or d <= 0 or n > d:
         return []
+    if m.re is _OF_RE and m["n"].lower() == "one" and m.start() == m.start("n"):
+        before = _window(m.string, m.start())
+        qualifier = _EVERY_ONE_RE.search(before) or _NOT_ONE_RE.search(before)
+        if qualifier:  # the quantity's text takes the qualifier: "every one of the 100 runs"
+            n = d if qualifier.re is _EVERY_ONE_RE else 0.0
+            start = m.start() - (len(before) - qualifier.start())
+            return [_make(src, start, m.end(), n / d, "ratio", _bound_of(m), n, d)]
     return _whole(src, m, n / d, "ratio", n, d)
 
 
