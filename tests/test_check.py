@@ -195,6 +195,18 @@ def test_result_objects_follow_the_contract(checker):
         assert (result["verdict"] == "no_claim") == (not any(f["tier"] == "match" for f in result["findings"]))
 
 
+def test_checking_many_gives_each_statement_the_result_a_single_check_gives(checker):
+    """A batch is read and encoded together (sorted by length, padded): each result is still the one checking the
+    statement alone gives, in input order, with unusable texts among them keeping their place."""
+    texts = [s.text for s in list(checker.kb.statements.values())[:70]]
+    texts[3], texts[40] = "", "\x00binary\x00"
+    many = list(checker.check_many((str(i), t) for i, t in enumerate(texts)))
+    assert [r["id"] for r in many] == [str(i) for i in range(len(texts))]
+    assert [many[i]["error"]["code"] for i in (3, 40)] == ["empty", "binary"]
+    for i in (0, 1, 2, 39, 41, 69):
+        assert many[i] == checker.check(texts[i], str(i)), i
+
+
 def test_jsonl_cli_reads_json_and_plain_lines_in_order(tmp_path):
     lines = [json.dumps({"id": "x1", "text": "o1 tried to disable oversight 5% of the time"}),
              "The o3 model evaded shutdown in 7 out of 100 attempts.",
