@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from kbtest import KB_COMMAND, ROOT, copy_data, tiny_labelled_kb
 
-from kb.build import load_valid
+from kb.build import is_stale, load_valid
+from kb.pipeline import example_scans, stages
 from kb.validate import load_knowledge_base
 
 LOCKED_STATEMENT = """\
@@ -65,13 +66,21 @@ def sealed(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sealed_full(tmp_path_factory):
-    """A copy of the data with one more locked statement, for what needs the real data: the site's pages name it."""
+def sealed_full(tmp_path_factory, built_db):
+    """A copy of the data with one more locked statement, for what needs the real data: the site's pages name it.
+    It gets the database this test run built from the same data (the locked fold is in neither's data hash), so
+    `kb site` finds it fresh and does not check every statement again: what it reads to decide that is tested."""
     root = copy_data(tmp_path_factory.mktemp("sealed-full") / "kb")
     shutil.copytree(ROOT / "site", root / "site")  # the explainer site's pages and configuration, for kb site
     shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    for folder in ("evaluation", "examples"):  # the committed figures and the example scan the build reads
+        shutil.copytree(ROOT / folder, root / folder)
     (root / "kb").symlink_to(ROOT / "kb")  # mkdocs.yml's theme overrides live in the package (kb/publish/templates)
-    return _seal(root, LOCKED_STATEMENT, tmp_path_factory)
+    (root / "build").mkdir()
+    shutil.copy(built_db, root / "build" / "kb.db")
+    sealed = _seal(root, LOCKED_STATEMENT, tmp_path_factory)
+    assert not is_stale(root, None, stages(root, example_scans(root))), "the copied database should be fresh"
+    return sealed
 
 
 def _seal(root: Path, probe: str, tmp_path_factory):
