@@ -204,6 +204,22 @@ def pages_stay_in_one_fold(kb, parts):
 
 
 @rule
+def statements_are_not_repeated(kb, parts):
+    """A statement text labelled twice counts twice in every evaluation (and is fitted on twice): the same words,
+    whatever their case, spacing or punctuation, are one statement."""
+    first_of: dict = {}
+    for statement in sorted(kb.statements.values(), key=lambda s: (s.file, s.line)):
+        words = " ".join(re.findall(r"\w+", (statement.text or "").lower()))
+        if not words:
+            continue
+        first = first_of.setdefault(words, statement)
+        if first is not statement:
+            yield _problem(statement, "text", "E051", f"the same text as statement {first.id} "
+                           f"({first.file}:{first.line_of('text')}): it would be counted twice",
+                           f"remove this statement, or {first.id} (keep the one whose who and url name the original)")
+
+
+@rule
 def locked_fold_sealed(kb, parts):
     """The locked fold lives in statements/locked/ and only there: a folder that nothing but `kb eval --locked`
     reads, so no build, page or fit can see it by accident."""

@@ -35,6 +35,7 @@ CODES = {
     "E044": "a claim's verification_note or notes opens with a status word other than its verification",
     "E040": "file name and id disagree, or a file is in the wrong place",
     "E050": "statements from one original page (url, else who and date) are in two evaluation folds",
+    "E051": "the same statement text is in the corpus twice (it would count twice in every evaluation)",
     "E060": "a statement's fold does not match its folder (locked statements live in statements/locked/, no others)",
 }
 

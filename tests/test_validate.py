@@ -11,7 +11,8 @@ from kbtest import FIXTURES, ROOT, copy_data, run_kb, tiny_kb
 BROKEN = FIXTURES / "broken"
 # Where each broken fixture goes in a copy of the tiny knowledge base.
 DESTINATIONS = {"E022-dangling-statement.yaml": "statements", "E040-source-id.yaml": "sources",
-                "E050-page-in-two-folds.yaml": "statements", "E060-locked-outside-its-folder.yaml": "statements"}
+                "E050-page-in-two-folds.yaml": "statements", "E051-repeated-text.yaml": "statements",
+                "E060-locked-outside-its-folder.yaml": "statements"}
 ROOT_FILES = {"E037-change-disagrees.yaml": "changes.yaml",  # fixtures that are a whole root-level file
               "E043-change-twice-a-day.yaml": "changes.yaml"}
 
