@@ -55,14 +55,14 @@ def test_a_changed_bound_and_an_added_claim_are_named(tmp_path, plain_db):
 
 
 @pytest.mark.slow
-def test_changing_a_headline_number_names_the_claim_and_the_verdicts_it_moves(tmp_path):
+def test_changing_a_headline_number_names_the_claim_and_the_verdicts_it_moves(tmp_path, built_db):
     """The issue's acceptance test: a copy of the data with one headline number changed, both built with the
-    checker, and `kb diff old new` names that claim and the statements whose verdict changes."""
-    old_root, new_root = copy_data(tmp_path / "old"), copy_data(tmp_path / "new")
+    checker, and `kb diff old new` names that claim and the statements whose verdict changes. The old database is
+    the repository's data as this test run built it (conftest's built_db)."""
+    new_root = copy_data(tmp_path / "new")
     cache = ROOT / "build" / "cache"
-    for root in (old_root, new_root):  # the embeddings are keyed by content: a warm cache only saves time
-        if cache.is_dir():
-            shutil.copytree(cache, root / "build" / "cache")
+    if cache.is_dir():  # the embeddings are keyed by content: a warm cache only saves time
+        shutil.copytree(cache, new_root / "build" / "cache")
     path = new_root / "claims" / "palisade-shutdown-thread-2025.yaml"
     text = path.read_text(encoding="utf-8")
     block = text[text.index("- id: palisade-with-o3"):]
@@ -70,8 +70,7 @@ def test_changing_a_headline_number_names_the_claim_and_the_verdicts_it_moves(tm
     changed = block.replace("value: 0.07", "value: 0.17").replace("value_text: 7/100 runs", "value_text: 17/100 runs")
     assert changed != block
     path.write_text(text.replace(block, changed), encoding="utf-8")
-    old, new = tmp_path / "old.db", tmp_path / "new.db"
-    build(old_root, old)
+    old, new = built_db, tmp_path / "new.db"
     build(new_root, new)
 
     result = run_kb("diff", str(old), str(new))
