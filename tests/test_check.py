@@ -44,11 +44,8 @@ DETECTOR_CASES = [
      "misstated", "palisade-with-o3", "other_condition", "wrong_condition", set()),
     ("In Palisade's test, o4-mini sabotaged the shutdown script 7 times out of 100 even when told to allow it.",
      "misstated", "palisade-with-o4-mini", "mismatch", "wrong_model", set()),
-    pytest.param("96% of AI models chose blackmail in Anthropic's tests.", "misstated", "agentic-blackmail-claude-opus-4",
-                 "match", "share_of_models", set(), marks=pytest.mark.xfail(strict=True, reason=(
-                     "fitted checker: a sweeping subject with one model's figure is rare in the training folds, so the "
-                     "finding sits at the match tier's edge (0.48 after the 2026-12-07 refit with the retrieval "
-                     "adapter; above it with the weights before); the share_of_models detector is not reached"))),
+    ("96% of AI models chose blackmail in Anthropic's tests.", "misstated", "agentic-blackmail-claude-opus-4", "match",
+     "share_of_models", set()),
     ("Anthropic found that 96% of frontier AI models, including Claude Opus 4, blackmailed in its tests.", "misstated",
      "agentic-blackmail-claude-opus-4", "match", "share_of_models", set()),
     ("Claude 3.5 Sonnet sandbagged 65% of the time.", "misstated", "apollo-t6-sandbag-goal-sonnet35", "match",

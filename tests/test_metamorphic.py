@@ -58,7 +58,9 @@ pytestmark = pytest.mark.slow
 # Refitted the same night with the retrieval adapter, the value-with-cue retrieval features and "without" governing its
 # phrase: (a) 91 -> 92, (b) 187 -> 188 or fewer, (c) 82 -> 86 of 349, (d) 68 -> 69. The same changes raised
 # cross-validated flag accuracy 0.742 -> 0.753 and claim recall 0.635 -> 0.655 on the 745 real statements.
-RECORDED = {"a": 92, "b": 188, "c": 86, "d": 69}
+# Refitted after the adapter's fit was made smooth in its inputs (reproducible on another CPU): (a) 92 -> 91, (c) 86 ->
+# 87 (one swapped figure of Apollo's self-exfiltration table, 'se-5-opus3' into a sibling row).
+RECORDED = {"a": 91, "b": 188, "c": 87, "d": 69}
 NUMBER_SLACK = 0.02  # a swapped-in figure must differ this much from every figure of the claim's own (model, behaviour)
 FAILURES: dict = {}
 
