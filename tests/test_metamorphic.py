@@ -60,7 +60,8 @@ pytestmark = pytest.mark.slow
 # cross-validated flag accuracy 0.742 -> 0.753 and claim recall 0.635 -> 0.655 on the 745 real statements.
 # Refitted after the adapter's fit was made smooth in its inputs (reproducible on another CPU): (a) 92 -> 91, (c) 86 ->
 # 87 (one swapped figure of Apollo's self-exfiltration table, 'se-5-opus3' into a sibling row).
-RECORDED = {"a": 91, "b": 188, "c": 87, "d": 69}
+# Then test_setting's cues were made to follow the labelling guide (naming the lab is not a test): (b) 188 -> 181.
+RECORDED = {"a": 91, "b": 181, "c": 87, "d": 69}
 NUMBER_SLACK = 0.02  # a swapped-in figure must differ this much from every figure of the claim's own (model, behaviour)
 FAILURES: dict = {}
 
