@@ -137,6 +137,16 @@ MULTI_CASES = [
     ("GPT-4o scored 45.3% while Claude 3.5 Sonnet scored 60%", [(0.453, "percent"), (0.60, "percent")]),
     ("roughly half of 16 models", [(0.5, "fraction_word"), (16, "count")]),
     ("GPT-4 in 37 of the 100 runs", [(0.37, "ratio")]),
+    # Bare numbers listed before a share take its unit and base; a model's version number never does.
+    ("started bypassing it in 3 and 9 cases out of 100", [(0.03, "ratio"), (0.09, "ratio")]),
+    ("in 3, 9 and 79 of 100 runs", [(0.03, "ratio"), (0.09, "ratio"), (0.79, "ratio")]),
+    ("12 and 24% of the time", [(0.12, "percent"), (0.24, "percent")]),
+    ("Claude 3.7 and Grok 4 and 9% of runs", [(0.09, "percent")]),
+    ("Claude Opus 4 and 54%", [(0.54, "percent")]),
+    # A unit after the number makes it a share of runs even right after a model's name.
+    ("Claude sabotaged 3 times in 100 and Gemini 9 times in 100", [(0.03, "ratio"), (0.09, "ratio")]),
+    ("Gemini 2.5 Pro 9 times out of 100", [(0.09, "ratio")]),
+    ("Claude 3 in 100 runs", [(100, "count")]),
 ]
 
 

@@ -115,7 +115,11 @@ def _longest(mentions: list[Mention]) -> list[Mention]:
     kept, open_ = [], []  # open_: kept mentions that still reach past the current start (linear sweep, not pairs)
     for m in sorted(mentions, key=lambda m: (m.start, -(m.end - m.start))):
         open_ = [o for o in open_ if o.end > m.start]
-        same = (lambda o: o.label in groups) if m.label in groups else (lambda o: o.label == m.label and o.id == m.id)
+        same = ((lambda o: o.label in groups) if m.label in groups else
+                # A negated phrase inside a longer condition phrase is that phrase's words ('no goal' in 'no goal
+                # nudging' does not say the model had no goal: only that it was not nudged).
+                (lambda o: o.label in ("CONTEXT", "NEG_CONTEXT")) if m.label == "NEG_CONTEXT" else
+                (lambda o: o.label == m.label and o.id == m.id))
         if any(same(o) and o.start <= m.start and m.end <= o.end and (o.end - o.start) > (m.end - m.start) for o in open_):
             continue
         kept.append(m)
@@ -171,14 +175,24 @@ def _resolve_polarity(mentions: list[Mention], anaphor_keys: set[str], text: str
 
 
 CLAUSE_BREAK = re.compile(r"[;:,.]|\b(?:and|but|while|whereas|then)\b", re.I)
+# A negator in a purpose clause ("so that it would not", "so as not to", "in order not to") says what the model acted
+# to prevent, not that a condition was absent.
+PURPOSE_BEFORE = re.compile(r"\b(?:so\s+that|so\s+as|in\s+order|lest)\b[^,;:.]{0,24}$", re.I)
+# What a removal verb is done with ("remove them with safety training") is its instrument, not what it removes.
+INSTRUMENT = re.compile(r"\b(?:with|using|through|via|by)\b", re.I)
 
 
 def _negates(negator: Mention, condition: Mention, text: str) -> bool:
     """A negator just before a condition, in the same clause, negates it; "without" or a removal verb negates a
     condition anywhere in the phrase it governs (PHRASE_WINDOW tokens, no clause break between)."""
     distance = condition.token_start - negator.token_start
-    if not 0 < distance <= PHRASE_WINDOW or CLAUSE_BREAK.search(text[negator.end:condition.start]):
+    between = text[negator.end:condition.start]
+    if not 0 < distance <= PHRASE_WINDOW or CLAUSE_BREAK.search(between):
         return False  # "without any nudging, even when told to allow shutdown" keeps the instruction
+    if PURPOSE_BEFORE.search(text[max(0, negator.start - 30):negator.start]):
+        return False  # "blackmailed so that it would not be switched off": the threat was there, and it was the point
+    if negator.label == "REMOVAL" and INSTRUMENT.search(between):
+        return False  # "tried to remove the backdoors with safety training": the training did the removing
     governs = negator.label == "REMOVAL" or text[negator.start:negator.end].lower() in PHRASE_NEGATORS
     return distance <= NEGATION_WINDOW or governs
 

@@ -259,6 +259,19 @@ def _blocked(text: str, pos: int) -> bool:
     return _BLOCKER_RE.search(_window(text, pos)) is not None
 
 
+# Without the model names: a number after one that is followed by a unit and its base ("Gemini 9 times in 100",
+# "Claude 3 cases out of 50") is that model's share of runs, since no model is called "Gemini 9 times".
+_REFERENCE_BLOCKER_RE = re.compile(rf"(?:\b(?:{_REFERENCES}|{_MONTHS}|no)\.?|[A-Za-z]-|[#§$€£])\s*$", re.I)
+_UNIT_AFTER_RE = re.compile(rf"\s{{1,3}}{_UNITS}", re.I)
+
+
+def _ratio_blocked(m: re.Match[str]) -> bool:
+    text, pos = m.string, m.start("n")
+    if _UNIT_AFTER_RE.match(text, m.end("n")) or m.re is _OUT_OF_RE:
+        return _REFERENCE_BLOCKER_RE.search(_window(text, pos)) is not None
+    return _blocked(text, pos)
+
+
 def _year_like(token: str | None) -> bool:
     return bool(token) and re.fullmatch(r"(?:19|20)[0-9]{2}", token) is not None
 
@@ -333,7 +346,7 @@ _NOT_ONE_RE = re.compile(r"\b(?:not|nor|never)(?:\s+(?:a\s+)?single)?\s+$", re.I
 
 
 def _ratio(m: re.Match[str], src: str, year_sensitive: bool) -> list[Quantity]:
-    if _blocked(m.string, m.start("n")):
+    if _ratio_blocked(m):
         return []
     if year_sensitive and _year_like(m["d"]):
         return []  # "3 in 2024" is a date, not one-in-N
@@ -483,7 +496,34 @@ def parse_quantities(text: str) -> list[Quantity]:
     if not isinstance(text, str) or not text:
         return []
     norm = _normalise(text)
-    return _resolve(_candidates(norm, text), _masked_spans(norm))
+    return _with_shared_unit(_resolve(_candidates(norm, text), _masked_spans(norm)), norm, text)
+
+
+# "3 and 9 cases out of 100", "in 3, 9 and 79 of 100 runs", "12 and 24%": bare numbers listed before a share share its
+# unit and base. Not after "between" (a range, parsed as one) and never a number a name or reference blocks.
+_LISTED_BEFORE_RE = re.compile(rf"(?P<list>(?:{_DIGITS}\s*,\s*)*{_DIGITS}),?\s+(?:and|or)\s+$")
+_LISTED_NUMBER_RE = re.compile(_DIGITS)
+_RANGE_WORD_RE = re.compile(r"\b(?:between|from)\s+$", re.I)
+
+
+def _with_shared_unit(found: list[Quantity], norm: str, src: str) -> list[Quantity]:
+    extra = []
+    for q in found:
+        if q.bound != "eq" or not (q.kind == "percent" or (q.kind == "ratio" and q.denominator)):
+            continue
+        listed = _LISTED_BEFORE_RE.search(norm, max(0, q.start - 60), q.start)
+        if listed is None or listed.end() != q.start or _RANGE_WORD_RE.search(_window(norm, listed.start())):
+            continue
+        for m in _LISTED_NUMBER_RE.finditer(norm, listed.start("list"), listed.end("list")):
+            n = _to_float(m.group())
+            base = q.denominator if q.kind == "ratio" else 100.0
+            if n is None or n > base or _year_like(m.group()) or _blocked(norm, m.start()):
+                continue
+            if any(o.start < m.end() and m.start() < o.end for o in found):
+                continue
+            extra.append(_make(src, m.start(), m.end(), n / base, q.kind, "eq",
+                               *((n, base) if q.kind == "ratio" else ())))
+    return sorted(found + extra, key=lambda q: q.start) if extra else found
 
 
 # --- spaCy component ---------------------------------------------------------

@@ -78,7 +78,7 @@ def _subjects(analysis, index: int, lookup: Lookup, named_anywhere: list) -> lis
     """Who the sentence talks about, most specific first."""
     named = [Subject((m.id,), "named", m.start, m.end) for m in analysis.of("MODEL", index)]
     if named:
-        return named
+        return sorted(named + _other_families(analysis, index, lookup, named), key=lambda s: s.start)
     plural = analysis.of("PLURAL", index)
     owners = [d for d in analysis.of("DEVELOPER", index) for p in plural
               if d.end <= p.start and POSSESSIVE.match(analysis.text[d.end:p.start])]
@@ -97,6 +97,18 @@ def _subjects(analysis, index: int, lookup: Lookup, named_anywhere: list) -> lis
             return [Subject(tuple(members or ()), how, m.start, m.end)]
     hits = analysis.of("GENERIC", index)
     return [Subject(lookup.all_models, "generic", hits[0].start, hits[0].end)] if hits else []
+
+
+def _other_families(analysis, index: int, lookup: Lookup, named: list) -> list[Subject]:
+    """Families named beside named models ('Claude 3.7 and Gemini 2.5 ... 3 and 9 cases out of 100'): subjects too,
+    unless the family is one of those models' own ('Claude Opus 4 ... Claude')."""
+    ids = {m for s in named for m in s.models}
+    out = []
+    for m in analysis.of("FAMILY", index):
+        members = tuple(lookup.families.get(m.id) or ())
+        if members and not ids & set(members) and not any(s.start < m.end and m.start < s.end for s in named):
+            out.append(Subject(members, "family", m.start, m.end))
+    return out
 
 
 def _behaviour_regions(analysis, index: int) -> list[tuple[int, dict]]:
@@ -200,7 +212,7 @@ def _subjects_per_number(subjects, numbers, text: str) -> list[list]:
     'A, B and C ... 1%, 7% and 12%' pairs in order; 'A and B in 96%, C and D in 80%' gives a number to the
     models named since the previous number; otherwise a number belongs to the nearest subject before it.
     """
-    named = [s for s in subjects if s.named]
+    named = [s for s in subjects if s.how in ("named", "family")]
     if len(named) == len(numbers) > 1 and len(named) == len(subjects) and max(s.start for s in named) < numbers[0].start:
         return [[s] for s in named]
     groups, previous_end = [], -1
