@@ -61,7 +61,10 @@ pytestmark = pytest.mark.slow
 # Refitted after the adapter's fit was made smooth in its inputs (reproducible on another CPU): (a) 92 -> 91, (c) 86 ->
 # 87 (one swapped figure of Apollo's self-exfiltration table, 'se-5-opus3' into a sibling row).
 # Then test_setting's cues were made to follow the labelling guide (naming the lab is not a test): (b) 188 -> 181.
-RECORDED = {"a": 91, "b": 181, "c": 87, "d": 69}
+# Refitted after the number grammar and negation-scope rules (lists sharing a unit, purpose clauses, a family beside
+# named models): (b) 181 -> 177, (c) 87 -> 88 (o1's 22% of data manipulation swapped into o3's wording now falls below
+# the suggestion tier instead of being called o1's figure).
+RECORDED = {"a": 91, "b": 177, "c": 88, "d": 69}
 NUMBER_SLACK = 0.02  # a swapped-in figure must differ this much from every figure of the claim's own (model, behaviour)
 FAILURES: dict = {}
 
