@@ -91,3 +91,46 @@ def test_work_grows_linearly_with_the_numbers_in_a_statement(checker, monkeypatc
         counts[n] = dict(calls)
     assert counts[1000]["over_trials"] <= 1000 * 2  # once per number, not per finding and number
     assert counts[1000]["evidence"] <= 12 * max(counts[100]["evidence"], 1)
+
+
+def _unit(rows):
+    import numpy as np
+
+    rows = np.asarray(rows, dtype=float)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_the_memory_votes_with_the_labels_of_the_nearest_statements():
+    from kb.check.memory import LabelledMemory
+
+    # Two clusters: statements near (1, 0, 0) report a result; those near (0, 1, 0) report nothing.
+    vectors = _unit([[1, 0.1 * i, 0.05] for i in range(5)] + [[0.1 * i, 1, 0.05] for i in range(5)])
+    memory = LabelledMemory.of(vectors, [1] * 5 + [0] * 5)
+    reporting, chatter = _unit([[1, 0.05, 0.0]])[0], _unit([[0.05, 1, 0.0]])[0]
+    assert memory.vote(reporting) > 0.95 and memory.vote(chatter) < 0.05
+    # Stored as float16 in weights.json and read back to the same votes.
+    again = LabelledMemory.from_json(json.loads(json.dumps(memory.to_json())))
+    assert abs(again.vote(reporting) - memory.vote(reporting)) < 1e-6 and abs(again.vote(chatter) - memory.vote(chatter)) < 1e-6
+    with pytest.raises(ValueError, match="kb train"):
+        memory.vote(_unit([[1, 0, 0, 0]])[0])  # an embedder of another size than the memory's
+
+
+def test_a_training_statements_own_vote_leaves_out_its_near_copies():
+    """A statement fitted on must not vote for itself through a copy of its text: a new statement has none."""
+    from kb.check.memory import LabelledMemory
+
+    vectors = _unit([[1, 0, 0], [1, 0.01, 0], [0.6, 0.8, 0], [0.5, 0.85, 0.1]])
+    memory = LabelledMemory.of(vectors, [1, 1, 0, 0])
+    own = memory.own_votes()
+    assert own[0] < 0.5 and own[1] < 0.5  # each one's copy is left out: only the non-reporting ones remain
+    assert memory.vote(vectors[0]) > 0.5  # a statement checked later does see its copies
+
+
+def test_the_committed_memory_holds_only_the_cross_validation_statements():
+    from kb.build import load_valid
+    from kb.check.train import training_statements
+    from kb.project import find_root
+
+    memory = FittedWeights.load().reporting_memory
+    assert memory is not None
+    assert len(memory.labels) == len(training_statements(load_valid(find_root())))

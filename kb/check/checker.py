@@ -26,6 +26,7 @@ from kb.check.flags import verdict_of
 from kb.check.embed import CachedEmbeddings, load_embedder
 from kb.check.evidence import FINDING_FEATURES, NUMBER_KINDS, SUBJECT_KINDS, EvidenceRecord, one_hot
 from kb.check.fitted import FittedWeights
+from kb.check.memory import VOTE_SCALE
 from kb.check.nlp import load_nlp, tokenise
 from kb.check.reports import Lookup, find_reports
 from kb.check.resolve import Evidence, Resolver, other_rates
@@ -377,9 +378,15 @@ class Checker:
             return "family"
         return "plural" if analysis.of("PLURAL") else "generic"
 
-    def reporting_features(self, statement_vector) -> np.ndarray:
-        """What the open-set head reads: the statement's embedding and its best cosine with any claim's text."""
-        return np.concatenate([statement_vector, [float((self.texts.claims @ statement_vector).max())]])
+    def reporting_features(self, statement_vector, vote: float | None = None, memory=None) -> np.ndarray:
+        """What the open-set head reads: the statement's embedding, its best cosine with any claim's text and, with a
+        memory of labelled statements (kb.check.memory; `memory`: the one being fitted, else the weights'), their
+        nearest neighbours' vote (`vote`: a training statement's own, which leaves it out)."""
+        memory = memory or self.weights.reporting_memory
+        features = [statement_vector, [float((self.texts.claims @ statement_vector).max())]]
+        if memory is not None:
+            features.append([VOTE_SCALE * (memory.vote(statement_vector) if vote is None else vote)])
+        return np.concatenate(features)
 
     def reporting_probability(self, statement_vector, text: str | None = None) -> float:
         """P(the statement reports any stored result), from the open-set head; 1 without one."""

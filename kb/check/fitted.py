@@ -3,7 +3,8 @@
 Two logistic models, each a weight per named feature of `kb.check.evidence` plus an intercept:
   finding  P(the statement reports this claim's model and behaviour | its evidence record)
   key      P(the statement conveys this key condition for this claim | its evidence record)
-the open-set head, a logistic model over the statement's own embedding (and its best similarity to any claim):
+the open-set head, a logistic model over the statement's own embedding (its best similarity to any claim, and the
+vote of the labelled statements nearest it, from the memory stored beside it: kb.check.memory):
   reporting  P(the statement reports any stored result at all)
 the claim-choice head, a logistic model over the finding's evidence record too, which ranks the candidate claims
 of a report (sibling claims of one model and behaviour: another table cell, condition or difficulty):
@@ -25,6 +26,7 @@ import numpy as np
 
 from kb.check.adapter import QueryAdapter
 from kb.check.evidence import FINDING_FEATURES, KEY_FEATURES, EvidenceRecord
+from kb.check.memory import LabelledMemory
 from kb.check.retrieve import RETRIEVAL_FEATURES
 
 WEIGHTS_PATH = Path(__file__).with_name("weights.json")
@@ -106,6 +108,7 @@ class FittedWeights:
     key_detectors: dict | None = None  # key -> VectorModel: P(the statement conveys the key), per key
     choice: LogisticModel | None = None  # ranks a report's candidate claims; None: the finding model ranks them
     adapter: QueryAdapter | None = None  # maps statement vectors for retrieval; None: the encoder's own vectors
+    reporting_memory: LabelledMemory | None = None  # the open-set head's nearest labelled statements (kb.check.memory)
 
     @classmethod
     def load(cls, path: Path | None = None) -> "FittedWeights":
@@ -135,4 +138,4 @@ class FittedWeights:
                    if data.get("retrieval") else None,
                    {key: VectorModel.from_json(head) for key, head in (data.get("key_detectors") or {}).items()},
                    LogisticModel.from_json(data["choice"], FINDING_FEATURES, "choice") if data.get("choice") else None,
-                   QueryAdapter.from_json(data.get("adapter")))
+                   QueryAdapter.from_json(data.get("adapter")), LabelledMemory.from_json(data.get("reporting_memory")))
