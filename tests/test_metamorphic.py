@@ -64,7 +64,9 @@ pytestmark = pytest.mark.slow
 # Refitted after the number grammar and negation-scope rules (lists sharing a unit, purpose clauses, a family beside
 # named models): (b) 181 -> 177, (c) 87 -> 88 (o1's 22% of data manipulation swapped into o3's wording now falls below
 # the suggestion tier instead of being called o1's figure).
-RECORDED = {"a": 91, "b": 177, "c": 88, "d": 69}
+# Then the open-set head read its nearest labelled statements' vote, and the match tier became the lowest within one
+# standard error of the best (0.45): (a) 91 -> 90, (b) 177 -> 176, (c) 88 -> 86.
+RECORDED = {"a": 90, "b": 176, "c": 86, "d": 69}
 NUMBER_SLACK = 0.02  # a swapped-in figure must differ this much from every figure of the claim's own (model, behaviour)
 FAILURES: dict = {}
 
