@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,7 +44,8 @@ BEHAVIOUR_MEANING_FLOOR = 0.45
 BEHAVIOUR_MEANING_TOP = 2
 RETRIEVED = 5  # the most likely (model, behaviour) pairs that always become candidates (kb.check.retrieve)
 SPECIFIC_SUBJECT = 3  # a report whose subject has at most this many candidate models names its pairs specifically
-BATCH = 512  # statements per encode: the model sorts a batch by length, so bigger batches pad less
+BATCH = 128  # statements per encode; the next batch is encoded while one is judged (Checker._pipelined): 1,100
+# statements took 11.0 s in batches of 128, 11.2 s of 64, 13.0 s of 512 without the overlap
 SPACY_TURN = threading.Lock()  # one spaCy memory zone at a time in this process (see Checker._analyses)
 LONG_CHARS = 2000  # longer than any statement or post the checker is fitted on: an article (see chunks)
 CHUNK_CHARS = 600  # sentences are embedded together up to this length: one encode for a typical statement
@@ -189,31 +191,44 @@ class Checker:
 
     def check_many(self, items, batch_size: int = BATCH):
         """Results in input order, computed a batch at a time (constant memory on long inputs)."""
-        batch = []
-        for sid, text in items:
-            batch.append(inputs.clean(text, sid) if not isinstance(text, inputs.InputError)
-                         else inputs.Statement(sid, "", error=text))
-            if len(batch) >= batch_size:
-                yield from self._check_batch(batch)
-                batch = []
-        if batch:
-            yield from self._check_batch(batch)
+        cleaned = (inputs.clean(text, sid) if not isinstance(text, inputs.InputError)
+                   else inputs.Statement(sid, "", error=text) for sid, text in items)
+        yield from self._pipelined(_batched(cleaned, batch_size), final=True)
 
     def judged(self, items, batch_size: int = BATCH):
         """Per statement, (chosen findings before merging and dropping, other candidates considered), each with its
         evidence: for fitting."""
-        batch = []
-        for sid, text in items:
-            batch.append(inputs.clean(text, sid))
-            if len(batch) >= batch_size:
-                yield from self._check_batch(batch, final=False)
-                batch = []
-        if batch:
-            yield from self._check_batch(batch, final=False)
+        cleaned = (inputs.clean(text, sid) for sid, text in items)
+        yield from self._pipelined(_batched(cleaned, batch_size), final=False)
 
-    def _check_batch(self, statements: list, final: bool = True) -> list:
+    def _pipelined(self, batches, final: bool):
+        """Each batch's results, the next batch encoded on a second thread while this one is judged.
+
+        Encoding (ONNX Runtime, which releases the GIL) and judging (spaCy's reading, retrieval, the fitted heads:
+        Python) take turns otherwise; overlapping them checked 1,100 statements in 11.0 s instead of 13.0 s on this
+        2-core machine (2026-12-08, benchmarks/check_throughput.py's statements, the same results). The first batch
+        is encoded in the caller's thread, so a single statement never starts a thread."""
+        pool, pending = None, None
+        try:
+            for statements in batches:
+                prepared = self._prepare(statements)
+                if pending is None:
+                    pending = (statements, prepared, self._encode(prepared.texts))
+                    continue
+                pool = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="caveat-encode")
+                upcoming = (statements, prepared, pool.submit(self._encode, prepared.texts))
+                yield from self._decide_batch(*pending, final)
+                pending = upcoming
+            if pending is not None:
+                yield from self._decide_batch(*pending, final)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    def _decide_batch(self, statements: list, prepared: "_Prepared", vectors, final: bool) -> list:
+        vectors = vectors.result() if isinstance(vectors, Future) else vectors
         results = []
-        for statement, read in zip(statements, self.read(statements)):
+        for statement, read in zip(statements, self._assemble(statements, prepared, vectors)):
             if read is None:
                 results.append(self._unusable(statement) if final else ([], []))
                 continue
@@ -224,17 +239,26 @@ class Checker:
     def read(self, statements: list) -> list:
         """Per statement, (analysis, sentence vectors, statement vector), or None when it has no usable text: the
         spaCy reading and one encode for the whole batch."""
+        prepared = self._prepare(statements)
+        return self._assemble(statements, prepared, self._encode(prepared.texts))
+
+    def _prepare(self, statements: list) -> "_Prepared":
+        """The batch's spaCy reading and the texts to encode (consecutive sentences in chunks, see chunks)."""
         usable = [s for s in statements if s.error is None and s.text]
         analyses = self._analyses(usable)
         chunked = {key: chunks(a) for key, a in analyses.items()}
-        vectors = self._encode([text for parts in chunked.values() for text, _ in parts])
+        return _Prepared(analyses, chunked, [text for parts in chunked.values() for text, _ in parts])
+
+    @staticmethod
+    def _assemble(statements: list, prepared: "_Prepared", vectors: np.ndarray) -> list:
+        """Per statement, (analysis, sentence vectors, statement vector), or None, from the batch's encoded texts."""
         out, offset = [], 0
         for statement in statements:
-            analysis = analyses.get(id(statement))
+            analysis = prepared.analyses.get(id(statement))
             if analysis is None:
                 out.append(None)
                 continue
-            parts = chunked[id(statement)]
+            parts = prepared.chunked[id(statement)]
             # Each sentence takes the vector of the chunk it is in; a sentence left out (see chunks) a zero vector.
             sentence_vectors = np.zeros((len(analysis.sentences), vectors.shape[1]), dtype=np.float32)
             for i, (_text, members) in enumerate(parts):
@@ -550,6 +574,26 @@ def retrieval_evidence(p: float, top: float) -> dict:
 def _normalised(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm else vector
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch read by spaCy, waiting for its vectors."""
+
+    analyses: dict  # id(statement) -> Analysis
+    chunked: dict  # id(statement) -> [(text, sentence indexes)]
+    texts: list  # every chunk's text, in order: what is encoded
+
+
+def _batched(iterable, size: int):
+    batch = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def chunks(analysis) -> list[tuple[str, list[int]]]:
