@@ -158,14 +158,25 @@ def _verdicts(conn) -> dict[str, str]:
 
 
 def _finding_claims(conn) -> dict[str, list[str]]:
+    """statement -> the claims its findings name: the claim each reports, then any claim a problem names ('7 out of
+    100 is OpenAI o3's result': a change to o3's figure moves that verdict)."""
     out: dict[str, list[str]] = {}
     if "findings" not in _tables(conn):
         return out
-    for statement, claim in conn.execute("select statement_id, claim_id from findings where claim_id is not null "
-                                         "order by statement_id, position"):
-        if claim not in out.setdefault(statement, []):
-            out[statement].append(claim)
+    for statement, claim, problems in conn.execute("select statement_id, claim_id, problems from findings "
+                                                   "order by statement_id, position"):
+        for named in [claim, *_problem_claims(problems)]:
+            if named and named not in out.setdefault(statement, []):
+                out[statement].append(named)
     return out
+
+
+def _problem_claims(problems: str | None) -> list[str]:
+    try:
+        parsed = json.loads(problems or "[]")
+    except ValueError:
+        return []
+    return [p["claim"] for p in parsed if isinstance(p, dict) and isinstance(p.get("claim"), str)]
 
 
 def render(diff: Diff) -> str:

@@ -477,3 +477,14 @@ def test_eval_cli_rejects_a_file_without_labels(tmp_path):
     path.write_text("statements:\n- {id: a, text: hello}\n")
     result = run_kb("eval", str(path))
     assert result.returncode == 2 and "verdict" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_another_models_figure_names_the_claim_it_belongs_to(checker):
+    """`wrong_model` says whose figure the statement gives, as a claim id too (`kb diff` follows it when that figure
+    changes)."""
+    result = checker.check("In Palisade's tests without the allow-shutdown instruction, Claude 3.7 Sonnet sabotaged the "
+                           "shutdown script in 79 of 100 runs.")
+    assert result["verdict"] == "misstated"
+    problems = [p for f in result["findings"] for p in f["problems"] if p["kind"] == "wrong_model"]
+    assert problems and problems[0]["claim"] == "palisade-without-o3"
+    assert "palisade-without-o3" in problems[0]["detail"]

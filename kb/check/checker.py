@@ -787,7 +787,7 @@ def _merge(findings: list) -> list:
             # else (another result, a different quantity), not a misquote of it.
             if best.number == "match" and problem["kind"] in NUMBER_PROBLEMS:
                 continue
-            best.problem(problem["kind"], problem["detail"])
+            best.problem(problem["kind"], problem["detail"], problem.get("claim"))
         merged[key] = best
     return list(merged.values())
 

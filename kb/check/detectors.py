@@ -1,6 +1,7 @@
 """The checker's detectors: one registered function each, all with the same signature.
 
-    detector(check: FindingCheck) -> None   (adds problems to check.finding)
+    detector(check: FindingCheck) -> str | tuple[str, str] | None
+    (the problem's detail, or (detail, the id of another claim it names), or None when it does not fire)
 
 A new detector is added with @detector("kind", misstates=...), not wired in anywhere. `misstates` says
 whether the problem makes the statement `misstated` (the labelling guide, statements/LABELLING.md) or only `missing_context`.
@@ -59,7 +60,8 @@ def run_detectors(check: FindingCheck):
     for kind, fn in DETECTORS:
         detail = fn(check)
         if detail:
-            finding.problem(kind, detail)
+            detail, claim = detail if isinstance(detail, tuple) else (detail, None)
+            finding.problem(kind, detail, claim)
             key = MISREPRESENTS.get(kind)
             if key and finding.claim is not None and key in (finding.claim.key_context or []):
                 finding.present.discard(key)
@@ -131,13 +133,13 @@ def wrong_condition(check: FindingCheck) -> str | None:
 
 
 @detector("wrong_model", misstates=True)
-def wrong_model(check: FindingCheck) -> str | None:
+def wrong_model(check: FindingCheck) -> tuple[str, str] | None:
     finding, kb = check.finding, check.kb
     other = finding.other_model_claim
     if other is None:
         return None
     said = ", ".join(kb.models[m].name for m in finding.report.subject.models if m in kb.models)
-    return f"{_said(check)} is {kb.models[other.model].name}'s result ({other.id}), not {said}'s"
+    return f"{_said(check)} is {kb.models[other.model].name}'s result ({other.id}), not {said}'s", other.id
 
 
 MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",

@@ -52,9 +52,10 @@ class Finding:
     def quantity(self):
         return self.reported or (self.report.number.quantity if self.report.number is not None else None)
 
-    def problem(self, kind: str, detail: str):
+    def problem(self, kind: str, detail: str, claim: str | None = None):
+        """`claim`: another claim the problem names (whose figure the statement gives), kept as `claim`."""
         if not any(p["kind"] == kind and p["detail"] == detail for p in self.problems):
-            self.problems.append({"kind": kind, "detail": detail})
+            self.problems.append({"kind": kind, "detail": detail, **({"claim": claim} if claim else {})})
 
 
 @dataclass

@@ -30,7 +30,8 @@ CHECK_TABLES = [
            ("number", str, "match, mismatch, other_condition, unsupported or absent."),
            ("missing_context", str, "Key context the statement drops (JSON list of context keys)."),
            ("present_context", str, "Context the statement conveys (JSON list of context keys)."),
-           ("problems", str, "What is wrong (JSON list of {kind, detail})."),
+           ("problems", str, "What is wrong (JSON list of {kind, detail}, with claim: the other claim a problem names, "
+                             "whose figure the statement gives)."),
            ("explanation", str, "The checker's explanation."), ("suggestion", str, "A faithful wording."),
            ("source", str, "The source of the claim."), ("locator", str, "Where in the source.")] + PROVENANCE,
           ("statement_id", "position"), [("statement_id", "statements", "id"), ("claim_id", "claims", "id")]),
