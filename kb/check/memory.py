@@ -37,6 +37,8 @@ VOTE_SCALE = 3.0  # the vote enters the head's features on about the scale of th
 class LabelledMemory:
     vectors: np.ndarray  # (n, dim) float32 unit vectors of the training statements
     labels: np.ndarray  # (n,) 1.0 where the statement reports a stored result
+    neighbours: int = NEIGHBOURS  # as fitted (weights.json keeps them with the vectors)
+    sharpness: int = SHARPNESS
 
     def vote(self, vector: np.ndarray) -> float:
         """The weighted share of the nearest remembered statements that report a result."""
@@ -54,15 +56,14 @@ class LabelledMemory:
                              f"embedder gives {vector.shape[0]}: run `kb train`")
         return self.vectors @ vector[:, None]
 
-    @staticmethod
-    def _neighbours(similarities: np.ndarray, exclude_copies: bool) -> tuple[np.ndarray, np.ndarray]:
-        """similarities: (remembered, queries) -> (each query's NEIGHBOURS nearest, their weights)."""
+    def _neighbours(self, similarities: np.ndarray, exclude_copies: bool) -> tuple[np.ndarray, np.ndarray]:
+        """similarities: (remembered, queries) -> (each query's `neighbours` nearest, their weights)."""
         sims = similarities.T
         if exclude_copies:
             sims = np.where(sims >= NEAR_COPY, -1.0, sims)
-        k = min(NEIGHBOURS, sims.shape[1])
+        k = min(self.neighbours, sims.shape[1])
         nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.argsort(-sims, axis=1)
-        return nearest, np.clip(np.take_along_axis(sims, nearest, 1), 0.0, None) ** SHARPNESS
+        return nearest, np.clip(np.take_along_axis(sims, nearest, 1), 0.0, None) ** self.sharpness
 
     @staticmethod
     def _share(nearest: np.ndarray, weights: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -73,7 +74,7 @@ class LabelledMemory:
         return np.where(total > 0, share, 0.5)
 
     def to_json(self) -> dict:
-        return {"neighbours": NEIGHBOURS, "sharpness": SHARPNESS, "dimension": int(self.vectors.shape[1]),
+        return {"neighbours": self.neighbours, "sharpness": self.sharpness, "dimension": int(self.vectors.shape[1]),
                 "labels": [int(v) for v in self.labels],
                 "vectors": base64.b64encode(self.vectors.astype("<f2").tobytes()).decode("ascii")}
 
@@ -83,7 +84,8 @@ class LabelledMemory:
             return None
         labels = np.asarray(data["labels"], dtype=np.float32)
         raw = np.frombuffer(base64.b64decode(data["vectors"]), dtype="<f2").astype(np.float32)
-        return cls(raw.reshape(len(labels), int(data["dimension"])), labels)
+        return cls(raw.reshape(len(labels), int(data["dimension"])), labels,
+                   int(data.get("neighbours", NEIGHBOURS)), int(data.get("sharpness", SHARPNESS)))
 
     @classmethod
     def of(cls, vectors: list, labels: list) -> "LabelledMemory":

@@ -230,8 +230,11 @@ _REFERENCES = (r"table|tab|tbl|figure|fig|figs|section|sec|secs|appendix|app|cha
 _MONTHS = (r"jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august"
            r"|sep|sept|september|oct|october|nov|november|dec|december")
 # A number right after these is a name, version, reference or date, not a quantity.
-_BLOCKER_RE = re.compile(
-    rf"(?:\b(?:{_MODEL_FAMILIES}|{_REFERENCES}|{_MONTHS}|no)\.?|[A-Za-z]-|[#§$€£])\s*$", re.I)
+def _blocker(words: str) -> re.Pattern[str]:
+    return re.compile(rf"(?:\b(?:{words}|no)\.?|[A-Za-z]-|[#§$€£])\s*$", re.I)
+
+
+_BLOCKER_RE = _blocker(f"{_MODEL_FAMILIES}|{_REFERENCES}|{_MONTHS}")
 _YEAR_CONTEXT_RE = re.compile(r"\b(?:in|since|during|until)\s+$", re.I)
 _NON_RATE_DECIMAL_RE = re.compile(
     r"\b(?:p|p-value|temperature|temp|top[-_\s]?[pk]|lr|learning\s+rate|alpha|beta|gamma|lambda"
@@ -261,7 +264,7 @@ def _blocked(text: str, pos: int) -> bool:
 
 # Without the model names: a number after one that is followed by a unit and its base ("Gemini 9 times in 100",
 # "Claude 3 cases out of 50") is that model's share of runs, since no model is called "Gemini 9 times".
-_REFERENCE_BLOCKER_RE = re.compile(rf"(?:\b(?:{_REFERENCES}|{_MONTHS}|no)\.?|[A-Za-z]-|[#§$€£])\s*$", re.I)
+_REFERENCE_BLOCKER_RE = _blocker(f"{_REFERENCES}|{_MONTHS}")
 _UNIT_AFTER_RE = re.compile(rf"\s{{1,3}}{_UNITS}", re.I)
 
 
